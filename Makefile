@@ -1,0 +1,107 @@
+# pyspy — a sampling profiler for CPython, as small Unix tools over one library.
+#
+#   make            build the tools into build/bin
+#   make check      install missing packages, build, run every test (also under ASan+UBSan)
+#   make demo       install, build, profile a bundled example program
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make SAN=1      sanitizer build (ASan+UBSan) into build-san/
+#   make V=1        show commands
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+PKGS := libelf libzstd
+
+ifeq ($(SAN),1)
+O ?= build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+O ?= build
+SAN_FLAGS :=
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lelf -lzstd)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+	-Ilib $(PKG_CFLAGS) $(SAN_FLAGS) $(CFLAGS) -MMD -MP
+ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
+
+LIB_SRCS := $(wildcard lib/*.c lib/python/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
+LIBA := $(O)/libpyspy.a
+TOOLS := $(patsubst tools/%.c,%,$(wildcard tools/pyspy-*.c))
+TOOL_BINS := $(TOOLS:%=$(O)/bin/%)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+MANS := $(wildcard man/*.[1-8])
+
+.PHONY: all deps check check-fast check-units check-e2e check-san demo install clean layouts check-layouts
+
+all: $(TOOL_BINS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJS)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/bin/%: $(O)/tools/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS)
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS) -lcmocka
+
+deps:
+	@scripts/install-deps.sh
+
+units: $(UNIT_BINS)
+
+check-units: $(UNIT_BINS)
+	@tests/run-units.sh $(UNIT_BINS)
+
+check-e2e: $(TOOL_BINS)
+	@python3 tests/e2e/run.py --bin $(O)/bin
+
+check-layouts:
+	@scripts/gen-layouts.sh --check
+
+# Everything, then everything again under ASan+UBSan.
+check: deps
+	@$(MAKE) --no-print-directory all units
+	@tests/check.sh
+
+check-san: deps
+	@$(MAKE) --no-print-directory SAN=1 all units
+	@tests/check.sh --san
+
+demo: deps all
+	@scripts/demo.sh $(O)/bin
+
+layouts:
+	@scripts/gen-layouts.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(TOOL_BINS) $(DESTDIR)$(BINDIR)
+	for m in $(MANS); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s; done
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJS:.o=.d) $(TOOLS:%=$(O)/tools/%.d) $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/unit/%.d)
