@@ -28,7 +28,7 @@ struct ps_layout {
 	/* PyInterpreterState */
 	int interp_size;
 	int interp_next;
-	int interp_tstate_head;        /* tstate_head, or threads.head (3.12+) */
+	int interp_tstate_head;        /* tstate_head, or threads.head (3.11+) */
 	int interp_modules;            /* modules, or imports.modules (3.12+) */
 	int interp_gil;                /* ceval.gil pointer (3.12+) */
 
@@ -44,7 +44,7 @@ struct ps_layout {
 	int tstate_cframe;             /* cframe (_PyCFrame *), 3.11 and 3.12 */
 	int tstate_current_frame;      /* current_frame, 3.13+ */
 	int tstate_thread_id;          /* pthread_t */
-	int tstate_native_thread_id;   /* OS tid, 3.8+ */
+	int tstate_native_thread_id;   /* OS tid, 3.11+ */
 	int tstate_datastack_chunk;    /* 3.11+ */
 	int tstate_datastack_top;
 	int tstate_datastack_limit;

@@ -1,0 +1,55 @@
+#include "ps_cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char *prog = "pyspy";
+
+void ps_cli_init(const char *name)
+{
+	prog = name;
+}
+
+const char *ps_cli_name(void)
+{
+	return prog;
+}
+
+void ps_cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void ps_cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see '%s --help')\n", prog);
+	exit(PS_EXIT_USAGE);
+}
+
+pid_t ps_cli_pid(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v <= 0 || v > 0x3fffffff)
+		ps_cli_usage_error("invalid pid '%s'", s);
+	return (pid_t)v;
+}
+
+void ps_cli_version(void)
+{
+	printf("%s %s\n", prog, PS_VERSION);
+	exit(PS_EXIT_OK);
+}

@@ -1,0 +1,32 @@
+/* What every pyspy tool shares on its command line: program name, error
+ * reporting with git-style messages, exit codes, pid parsing. */
+#ifndef PS_CLI_H
+#define PS_CLI_H
+
+#include <sys/types.h>
+
+#define PS_VERSION "0.1.0"
+
+enum ps_exit {
+	PS_EXIT_OK = 0,
+	PS_EXIT_FAIL = 1,   /* runtime error: the target, a file, the system */
+	PS_EXIT_USAGE = 2,  /* bad command line */
+};
+
+/* Set once from main: "pyspy-dump". */
+void ps_cli_init(const char *name);
+const char *ps_cli_name(void);
+
+/* "pyspy-dump: <message>" on stderr. */
+void ps_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Usage error: message, a hint to --help, exit 2. */
+_Noreturn void ps_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse a pid (positive decimal); exits with a usage error otherwise. */
+pid_t ps_cli_pid(const char *s);
+
+/* Print "<name> <version>" and exit 0. */
+_Noreturn void ps_cli_version(void);
+
+#endif

@@ -1,0 +1,310 @@
+#include "ps_code.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ps_lines.h"
+#include "ps_pyobj.h"
+
+#define MAX_ENTRIES 65536
+#define MAX_BYTES ((size_t)64 << 20)
+#define MAX_TABLE ((size_t)1 << 20)
+#define MAX_NAME_CHARS 1024
+#define MAX_VARNAMES 4096
+
+/* Open addressing on the remote address; entries are heap-allocated so
+ * pointers to them survive growth. */
+struct ps_code_cache {
+	struct ps_code **slot;
+	size_t cap, n, bytes;
+};
+
+struct ps_code_cache *ps_code_cache_new(void)
+{
+	struct ps_code_cache *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cap = 1024;
+	c->slot = calloc(c->cap, sizeof(*c->slot));
+	if (!c->slot) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void code_free(struct ps_code *k)
+{
+	if (!k)
+		return;
+	free(k->name);
+	free(k->qualname);
+	free(k->file);
+	free(k->table);
+	for (int i = 0; i < k->nvarnames; i++)
+		free(k->varnames[i]);
+	free(k->varnames);
+	free(k->kinds);
+	free(k);
+}
+
+static void cache_clear(struct ps_code_cache *c)
+{
+	for (size_t i = 0; i < c->cap; i++) {
+		code_free(c->slot[i]);
+		c->slot[i] = NULL;
+	}
+	c->n = c->bytes = 0;
+}
+
+void ps_code_cache_free(struct ps_code_cache *c)
+{
+	if (!c)
+		return;
+	cache_clear(c);
+	free(c->slot);
+	free(c);
+}
+
+void ps_code_cache_stats(const struct ps_code_cache *c, size_t *entries, size_t *bytes)
+{
+	*entries = c->n;
+	*bytes = c->bytes;
+}
+
+void ps_code_cache_begin(struct ps_proc *p)
+{
+	p->epoch++;
+	if (p->codes->n > MAX_ENTRIES || p->codes->bytes > MAX_BYTES)
+		cache_clear(p->codes);
+}
+
+static size_t hash_addr(uint64_t a, size_t cap)
+{
+	return (size_t)((a >> 4) * 0x9e3779b97f4a7c15ull >> 20) & (cap - 1);
+}
+
+static struct ps_code **find_slot(struct ps_code_cache *c, uint64_t addr)
+{
+	size_t i = hash_addr(addr, c->cap);
+	while (c->slot[i] && c->slot[i]->addr != addr)
+		i = (i + 1) & (c->cap - 1);
+	return &c->slot[i];
+}
+
+static int grow(struct ps_code_cache *c)
+{
+	struct ps_code **old = c->slot;
+	size_t oldcap = c->cap;
+	struct ps_code **slot = calloc(oldcap * 2, sizeof(*slot));
+	if (!slot)
+		return PS_ENOMEM;
+	c->slot = slot;
+	c->cap = oldcap * 2;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i])
+			*find_slot(c, old[i]->addr) = old[i];
+	free(old);
+	return PS_OK;
+}
+
+static uint64_t u64_at(const uint8_t *b, int off)
+{
+	uint64_t v;
+	memcpy(&v, b + off, 8);
+	return v;
+}
+
+static int i32_at(const uint8_t *b, int off)
+{
+	int32_t v;
+	if (off < 0)
+		return 0;
+	memcpy(&v, b + off, 4);
+	return v;
+}
+
+static int read_header(struct ps_proc *p, uint64_t addr, uint8_t *buf, size_t cap)
+{
+	if ((size_t)p->lay.code_size > cap)
+		return PS_EINVAL;
+	return ps_mem_read(&p->mem, addr, buf, (size_t)p->lay.code_size);
+}
+
+static void identify(const struct ps_proc *p, const uint8_t *h, struct ps_code *k)
+{
+	const struct ps_layout *l = &p->lay;
+	k->type = u64_at(h, l->object_type);
+	k->name_ptr = u64_at(h, l->code_name);
+	k->file_ptr = u64_at(h, l->code_filename);
+	k->table_ptr = u64_at(h, l->code_linetable);
+	k->firstlineno = i32_at(h, l->code_firstlineno);
+}
+
+static char *read_name(struct ps_proc *p, uint64_t obj, int *rc)
+{
+	char buf[MAX_NAME_CHARS * 4 + 4];
+	if (*rc == PS_OK)
+		*rc = ps_py_text(p, obj, 0, MAX_NAME_CHARS, buf, sizeof(buf), NULL);
+	return *rc == PS_OK ? strdup(buf) : NULL;
+}
+
+static int read_table(struct ps_proc *p, struct ps_code *k)
+{
+	size_t len, total;
+	uint8_t probe;
+	/* learn the length first, then read it all */
+	int rc = ps_py_bytes(p, k->table_ptr, &probe, 0, &len, &total);
+	if (rc)
+		return rc;
+	if (total > MAX_TABLE)
+		return PS_EINVAL;
+	k->table = malloc(total ? total : 1);
+	if (!k->table)
+		return PS_ENOMEM;
+	rc = ps_py_bytes(p, k->table_ptr, k->table, total, &len, &total);
+	k->table_len = len;
+	return rc;
+}
+
+static int decode(struct ps_proc *p, uint64_t addr, const uint8_t *h, struct ps_code *k)
+{
+	const struct ps_layout *l = &p->lay;
+	const struct ps_type_info *t;
+	int rc = ps_py_type(p, addr, &t);
+	if (rc == PS_OK && strcmp(t->name, "code") != 0)
+		rc = PS_EINVAL;
+	k->addr = addr;
+	k->nvarnames = -1;
+	identify(p, h, k);
+	k->argcount = i32_at(h, l->code_argcount);
+	k->posonlyargcount = i32_at(h, l->code_posonlyargcount);
+	k->kwonlyargcount = i32_at(h, l->code_kwonlyargcount);
+	k->nlocals = i32_at(h, l->code_nlocals);
+	k->flags = i32_at(h, l->code_flags);
+	k->varnames_ptr = u64_at(h, l->code_varnames);
+	k->kinds_ptr = l->code_localspluskinds >= 0 ? u64_at(h, l->code_localspluskinds) : 0;
+	k->name = read_name(p, k->name_ptr, &rc);
+	k->file = read_name(p, k->file_ptr, &rc);
+	if (l->code_qualname >= 0)
+		k->qualname = read_name(p, u64_at(h, l->code_qualname), &rc);
+	if (rc == PS_OK)
+		rc = read_table(p, k);
+	return rc;
+}
+
+static size_t code_bytes(const struct ps_code *k)
+{
+	return sizeof(*k) + k->table_len + (k->name ? strlen(k->name) : 0) +
+	       (k->file ? strlen(k->file) : 0) + (k->qualname ? strlen(k->qualname) : 0);
+}
+
+int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out)
+{
+	struct ps_code_cache *c = p->codes;
+	uint8_t h[1024];
+	if (!ps_mem_plausible(addr))
+		return PS_EREAD;
+	struct ps_code **slot = find_slot(c, addr);
+	if (*slot && (*slot)->epoch == p->epoch) {
+		*out = *slot;
+		return PS_OK;
+	}
+	int rc = read_header(p, addr, h, sizeof(h));
+	if (rc)
+		return rc;
+	if (*slot) {
+		struct ps_code now;
+		identify(p, h, &now);
+		if (now.type == (*slot)->type && now.name_ptr == (*slot)->name_ptr &&
+		    now.file_ptr == (*slot)->file_ptr && now.table_ptr == (*slot)->table_ptr &&
+		    now.firstlineno == (*slot)->firstlineno) {
+			(*slot)->epoch = p->epoch;
+			*out = *slot;
+			return PS_OK;
+		}
+		/* the address now holds another object: decode afresh, but keep
+		 * the old entry alive until the epoch ends (callers may hold it) */
+	}
+	struct ps_code *k = calloc(1, sizeof(*k));
+	if (!k)
+		return PS_ENOMEM;
+	rc = decode(p, addr, h, k);
+	if (rc) {
+		code_free(k);
+		return rc;
+	}
+	k->epoch = p->epoch;
+	if (*slot) {
+		/* replace in place: the stale entry was from an older epoch, so
+		 * nothing in this snapshot points at it */
+		c->bytes -= code_bytes(*slot);
+		code_free(*slot);
+		c->n--;
+	} else if ((c->n + 1) * 10 > c->cap * 7) {
+		if (grow(c)) {
+			code_free(k);
+			return PS_ENOMEM;
+		}
+		slot = find_slot(c, addr);
+	}
+	*slot = k;
+	c->n++;
+	c->bytes += code_bytes(k);
+	*out = k;
+	return PS_OK;
+}
+
+int ps_code_line(const struct ps_proc *p, const struct ps_code *c, int64_t pos)
+{
+	int ipos = pos > (1 << 30) ? (1 << 30) : pos < -1 ? -1 : (int)pos;
+	if (p->major == 2)
+		return ps_lnotab_line(c->table, c->table_len, c->firstlineno, ipos, 0);
+	if (p->minor <= 9)
+		return ps_lnotab_line(c->table, c->table_len, c->firstlineno, ipos, 1);
+	if (p->minor == 10)
+		return ps_linetable310_line(c->table, c->table_len, c->firstlineno,
+					    ipos < 0 ? -1 : ipos * 2);
+	return ps_loctable_line(c->table, c->table_len, c->firstlineno, ipos);
+}
+
+static int read_kinds(struct ps_proc *p, struct ps_code *c, size_t n)
+{
+	size_t len, total;
+	c->kinds = calloc(n ? n : 1, 1);
+	if (!c->kinds)
+		return PS_ENOMEM;
+	int rc = ps_py_bytes(p, c->kinds_ptr, c->kinds, n, &len, &total);
+	return rc ? rc : len == n ? PS_OK : PS_EINVAL;
+}
+
+int ps_code_varnames(struct ps_proc *p, struct ps_code *c)
+{
+	uint64_t size, items[MAX_VARNAMES];
+	if (c->nvarnames >= 0)
+		return PS_OK;
+	int rc = ps_mem_read_ptr(&p->mem, c->varnames_ptr + (uint64_t)p->lay.varobject_size, &size);
+	if (rc)
+		return rc;
+	if (size > MAX_VARNAMES)
+		return PS_EINVAL;
+	rc = ps_mem_read(&p->mem, c->varnames_ptr + (uint64_t)p->lay.tuple_item, items, size * 8);
+	if (rc == PS_OK && c->kinds_ptr)
+		rc = read_kinds(p, c, (size_t)size);
+	char **names = calloc(size ? size : 1, sizeof(*names));
+	if (!names)
+		rc = PS_ENOMEM;
+	for (uint64_t i = 0; rc == PS_OK && i < size; i++)
+		names[i] = read_name(p, items[i], &rc);
+	if (rc) {
+		for (uint64_t i = 0; names && i < size; i++)
+			free(names[i]);
+		free(names);
+		free(c->kinds);
+		c->kinds = NULL;
+		return rc;
+	}
+	c->varnames = names;
+	c->nvarnames = (int)size;
+	return PS_OK;
+}

@@ -1,0 +1,57 @@
+/* Code objects of a target, decoded once and cached by remote address.
+ *
+ * Code objects are immutable, but they die and their memory is reused: an
+ * entry is revalidated (one read of the object's header, compared with what
+ * we decoded) the first time it is used in each epoch (snapshot). Entries
+ * stay put during an epoch, so pointers to them are valid until the next
+ * ps_code_cache_begin. */
+#ifndef PS_CODE_H
+#define PS_CODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ps_proc.h"
+
+struct ps_code {
+	uint64_t addr;
+	uint64_t epoch;        /* epoch it was last validated in */
+	/* what identifies this object: compared on revalidation */
+	uint64_t type, name_ptr, file_ptr, table_ptr;
+	int firstlineno;
+
+	char *name;            /* co_name */
+	char *qualname;        /* co_qualname (3.11+), else NULL */
+	char *file;            /* co_filename */
+	uint8_t *table;        /* line table bytes */
+	size_t table_len;
+	int argcount, posonlyargcount, kwonlyargcount, nlocals, flags;
+	uint64_t varnames_ptr, kinds_ptr;
+
+	/* local variable names, loaded on demand (ps_code_varnames) */
+	int nvarnames;         /* -1 until loaded */
+	char **varnames;
+	uint8_t *kinds;        /* 3.11+ localspluskinds, else NULL */
+};
+
+struct ps_code_cache *ps_code_cache_new(void);
+void ps_code_cache_free(struct ps_code_cache *c);
+
+/* Start a new epoch: bump p->epoch, and drop everything if the cache has
+ * grown beyond its bounds (entries or bytes). */
+void ps_code_cache_begin(struct ps_proc *p);
+
+/* The decoded code object at addr. */
+int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out);
+
+/* Line of the instruction at position pos: f_lasti for <= 3.10 (bytes up
+ * to 3.9, code units on 3.10), the code-unit index for 3.11+. */
+int ps_code_line(const struct ps_proc *p, const struct ps_code *c, int64_t pos);
+
+/* Load c->varnames / c->kinds (one read of the tuple, one per name). */
+int ps_code_varnames(struct ps_proc *p, struct ps_code *c);
+
+/* Entries and bytes held (for tests and --stats). */
+void ps_code_cache_stats(const struct ps_code_cache *c, size_t *entries, size_t *bytes);
+
+#endif

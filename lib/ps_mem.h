@@ -1,0 +1,52 @@
+/* Reading another process's memory (process_vm_readv), bounded and counted.
+ *
+ * The target keeps running while we read it (unless paused), so every
+ * pointer we follow may be stale: a read either returns all the bytes asked
+ * for or an error, and callers count errors rather than trust partial data. */
+#ifndef PS_MEM_H
+#define PS_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* No single read is larger than this: a garbage length never allocates or
+ * copies more. */
+#define PS_MEM_MAX_READ ((size_t)64 << 20)
+
+struct ps_mem {
+	pid_t pid;
+	uint64_t reads;   /* process_vm_readv calls */
+	uint64_t bytes;   /* bytes read */
+	uint64_t errors;  /* failed reads */
+};
+
+void ps_mem_init(struct ps_mem *m, pid_t pid);
+
+/* Whether addr could be a user-space pointer at all (not NULL page, not
+ * beyond the canonical user range). Cheap check before a syscall. */
+static inline int ps_mem_plausible(uint64_t addr)
+{
+	return addr >= 4096 && addr < ((uint64_t)1 << 47);
+}
+
+/* Read exactly len bytes at addr. PS_OK, or PS_EREAD (unmapped or partial),
+ * PS_EGONE (process exited), PS_EPERM, PS_ENOMEM (len beyond bound). */
+int ps_mem_read(struct ps_mem *m, uint64_t addr, void *buf, size_t len);
+
+/* Read a pointer-sized (64-bit) value. */
+int ps_mem_read_ptr(struct ps_mem *m, uint64_t addr, uint64_t *out);
+
+/* Read several (addr, len) ranges with one syscall; all or nothing. */
+struct ps_mem_range {
+	uint64_t addr;
+	void *buf;
+	size_t len;
+};
+int ps_mem_readv(struct ps_mem *m, const struct ps_mem_range *r, size_t n);
+
+/* Read a NUL-terminated C string of at most cap-1 bytes; always terminated.
+ * Reads in page-bounded pieces so a string near the end of a mapping works. */
+int ps_mem_read_cstr(struct ps_mem *m, uint64_t addr, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,478 @@
+/* Walking the thread states and frames of an interpreter. */
+#include "ps_stack.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ps_pyobj.h"
+
+#define MAX_CHUNKS 64
+#define MAX_CHUNK_BYTES ((size_t)16 << 20)
+
+static uint64_t u64_at(const uint8_t *b, int off)
+{
+	uint64_t v = 0;
+	if (off >= 0)
+		memcpy(&v, b + off, 8);
+	return v;
+}
+
+static int max_off(const int *offs, size_t n)
+{
+	int m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (offs[i] > m)
+			m = offs[i];
+	return m;
+}
+
+/* ---- frames ---- */
+
+static int push_frame(struct ps_thread *t, struct ps_code *code, int line, uint64_t addr)
+{
+	if (t->nframes == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 64;
+		struct ps_frame *nf = realloc(t->frames, nc * sizeof(*nf));
+		if (!nf)
+			return PS_ENOMEM;
+		t->frames = nf;
+		t->cap = nc;
+	}
+	t->frames[t->nframes++] = (struct ps_frame){ code, line, addr };
+	return PS_OK;
+}
+
+/* Up to 3.10: a linked list of heap frame objects, one read each. */
+static int walk_frame_objects(struct ps_proc *p, struct ps_thread *t, uint64_t f)
+{
+	const struct ps_layout *l = &p->lay;
+	uint8_t buf[1024];
+	int offs[] = { l->frame_back, l->frame_code, l->frame_lasti };
+	size_t len = (size_t)max_off(offs, 3) + 8;
+	if (len > sizeof(buf))
+		return PS_EINVAL;
+	while (f) {
+		if (t->nframes >= PS_MAX_FRAMES)
+			return PS_ENOMEM;
+		int rc = ps_mem_read(&p->mem, f, buf, len);
+		struct ps_code *code;
+		if (rc == PS_OK)
+			rc = ps_code_get(p, u64_at(buf, l->frame_code), &code);
+		if (rc)
+			return rc;
+		int32_t lasti;
+		memcpy(&lasti, buf + l->frame_lasti, 4);
+		rc = push_frame(t, code, ps_code_line(p, code, lasti), f);
+		if (rc)
+			return rc;
+		f = u64_at(buf, l->frame_back);
+	}
+	return PS_OK;
+}
+
+/* 3.11+: frames owned by the thread live in the data-stack chunks. We read
+ * each chunk's used part whole, then walk frames out of our copy; frames
+ * outside every chunk (generators, frame objects) cost a read each. */
+struct chunk {
+	uint64_t start;
+	size_t len;
+	uint8_t *data;
+};
+
+struct chunks {
+	struct chunk v[MAX_CHUNKS];
+	size_t n;
+	uint64_t next;    /* chunk to load next (the previous of the last) */
+	size_t total;
+};
+
+static void chunks_release(struct chunks *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].data);
+	c->n = 0;
+}
+
+static int chunk_load(struct ps_proc *p, struct chunks *c, uint64_t start, size_t len)
+{
+	const struct ps_layout *l = &p->lay;
+	if (c->n == MAX_CHUNKS || len > MAX_CHUNK_BYTES || c->total + len > MAX_CHUNK_BYTES ||
+	    len < (size_t)l->chunk_data)
+		return PS_ENOMEM;
+	uint8_t *d = malloc(len);
+	if (!d)
+		return PS_ENOMEM;
+	int rc = ps_mem_read(&p->mem, start, d, len);
+	if (rc) {
+		free(d);
+		return rc;
+	}
+	c->v[c->n++] = (struct chunk){ start, len, d };
+	c->total += len;
+	c->next = u64_at(d, l->chunk_previous);
+	return PS_OK;
+}
+
+/* Load the chunk before the last one loaded: its header says how much of
+ * it is in use (top, in words, saved when the next chunk was pushed). */
+static int chunk_load_previous(struct ps_proc *p, struct chunks *c)
+{
+	const struct ps_layout *l = &p->lay;
+	uint8_t hdr[64];
+	int offs[] = { l->chunk_previous, l->chunk_size, l->chunk_top };
+	size_t hlen = (size_t)max_off(offs, 3) + 8;
+	if (!c->next || hlen > sizeof(hdr))
+		return PS_EINVAL;
+	uint64_t start = c->next;
+	c->next = 0;
+	int rc = ps_mem_read(&p->mem, start, hdr, hlen);
+	if (rc)
+		return rc;
+	uint64_t top = u64_at(hdr, l->chunk_top), size = u64_at(hdr, l->chunk_size);
+	uint64_t used = (uint64_t)l->chunk_data + top * 8;
+	if (used > size || used > MAX_CHUNK_BYTES)
+		return PS_EINVAL;
+	return chunk_load(p, c, start, (size_t)used);
+}
+
+static const uint8_t *chunk_find(struct chunks *c, uint64_t addr, size_t len)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (addr >= c->v[i].start && addr - c->v[i].start + len <= c->v[i].len)
+			return c->v[i].data + (addr - c->v[i].start);
+	return NULL;
+}
+
+static const uint8_t *frame_bytes(struct ps_proc *p, struct chunks *c, uint64_t f,
+				  size_t len, uint8_t *scratch, int *rc)
+{
+	const uint8_t *b = chunk_find(c, f, len);
+	while (!b && c->next && chunk_load_previous(p, c) == PS_OK)
+		b = chunk_find(c, f, len);
+	if (b)
+		return b;
+	*rc = ps_mem_read(&p->mem, f, scratch, len);
+	return *rc ? NULL : scratch;
+}
+
+static int walk_interp_frames(struct ps_proc *p, struct ps_thread *t, uint64_t f,
+			      struct chunks *c)
+{
+	const struct ps_layout *l = &p->lay;
+	uint8_t scratch[256];
+	int offs[] = { l->iframe_code, l->iframe_previous, l->iframe_instr, l->iframe_owner };
+	size_t len = (size_t)max_off(offs, 4) + 8;
+	if (len > sizeof(scratch))
+		return PS_EINVAL;
+	for (int guard = 0; f; guard++) {
+		int rc = PS_OK;
+		if (guard >= PS_MAX_FRAMES)
+			return PS_ENOMEM;
+		const uint8_t *b = frame_bytes(p, c, f, len, scratch, &rc);
+		if (!b)
+			return rc;
+		uint64_t code_addr = u64_at(b, l->iframe_code);
+		int owner = b[l->iframe_owner];
+		uint64_t next = u64_at(b, l->iframe_previous);
+		if (owner != l->frame_owned_by_cstack) { /* shims carry no Python code */
+			struct ps_code *code;
+			rc = ps_code_get(p, code_addr, &code);
+			if (rc)
+				return rc;
+			uint64_t first = code_addr + (uint64_t)l->code_code_adaptive;
+			int64_t unit = ((int64_t)u64_at(b, l->iframe_instr) - (int64_t)first) / 2;
+			/* a frame pushed but not started yet is not on the
+			 * stack as Python reports it */
+			if (unit >= 0 || owner == l->frame_owned_by_generator)
+				rc = push_frame(t, code, ps_code_line(p, code, unit), f);
+			if (rc)
+				return rc;
+		}
+		f = next;
+	}
+	return PS_OK;
+}
+
+static int walk_chunked(struct ps_proc *p, struct ps_thread *t, const uint8_t *ts)
+{
+	const struct ps_layout *l = &p->lay;
+	struct chunks c = { .n = 0 };
+	uint64_t f;
+	if (l->tstate_current_frame >= 0) {
+		f = u64_at(ts, l->tstate_current_frame);
+	} else {
+		uint64_t cframe = u64_at(ts, l->tstate_cframe);
+		int rc = ps_mem_read_ptr(&p->mem, cframe + (uint64_t)l->cframe_current_frame, &f);
+		if (rc)
+			return rc;
+	}
+	uint64_t chunk = u64_at(ts, l->tstate_datastack_chunk);
+	uint64_t top = u64_at(ts, l->tstate_datastack_top);
+	if (chunk && top > chunk && top - chunk <= MAX_CHUNK_BYTES)
+		chunk_load(p, &c, chunk, (size_t)(top - chunk)); /* a miss is not fatal */
+	int rc = walk_interp_frames(p, t, f, &c);
+	chunks_release(&c);
+	return rc;
+}
+
+/* ---- threads ---- */
+
+/* Learn where glibc keeps the kernel tid inside struct pthread (pthread_t
+ * points at it): the offset at which every thread's value is one of the
+ * process's tids, all distinct. Needed before 3.8 (no native_thread_id). */
+static void calibrate_tid_offset(struct ps_proc *p, const struct ps_snapshot *s,
+				 const struct ps_tasks *tasks)
+{
+	enum { SPAN = 2048 };
+	uint8_t *mem = calloc(s->n ? s->n : 1, SPAN);
+	if (!mem || !tasks)
+		goto out;
+	for (size_t i = 0; i < s->n; i++)
+		if (ps_mem_read(&p->mem, s->threads[i].thread_id, mem + i * SPAN, SPAN))
+			goto out;
+	for (int off = 0; off + 4 <= SPAN; off += 4) {
+		size_t ok = 0;
+		for (size_t i = 0; i < s->n; i++) {
+			int32_t v;
+			memcpy(&v, mem + i * SPAN + off, 4);
+			int distinct = 1;
+			for (size_t j = 0; j < i; j++)
+				if (!memcmp(mem + j * SPAN + off, &v, 4))
+					distinct = 0;
+			if (v > 0 && distinct && ps_tasks_state(tasks, v) != '?')
+				ok++;
+		}
+		if (s->n && ok == s->n) {
+			p->pthread_tid_offset = off;
+			break;
+		}
+	}
+out:
+	free(mem);
+}
+
+static uint64_t gil_holder(struct ps_proc *p)
+{
+	const struct ps_layout *l = &p->lay;
+	uint64_t gil, holder = 0;
+	int32_t locked = 0;
+	if (l->interp_gil >= 0) {
+		if (ps_mem_read_ptr(&p->mem, p->interp + (uint64_t)l->interp_gil, &gil) ||
+		    ps_mem_read(&p->mem, gil + (uint64_t)l->gil_locked, &locked, 4) || !locked ||
+		    ps_mem_read_ptr(&p->mem, gil + (uint64_t)l->gil_last_holder, &holder))
+			return 0;
+		return holder;
+	}
+	if (l->runtime_tstate_current >= 0 && p->runtime) {
+		if (ps_mem_read_ptr(&p->mem, p->runtime + (uint64_t)l->runtime_tstate_current, &holder))
+			return 0;
+		return holder;
+	}
+	if (p->tstate_current_sym && ps_mem_read_ptr(&p->mem, p->tstate_current_sym, &holder))
+		return 0;
+	return holder;
+}
+
+static int push_thread(struct ps_snapshot *s, struct ps_thread **out)
+{
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 16;
+		struct ps_thread *nt = realloc(s->threads, nc * sizeof(*nt));
+		if (!nt)
+			return PS_ENOMEM;
+		s->threads = nt;
+		s->cap = nc;
+	}
+	*out = &s->threads[s->n++];
+	memset(*out, 0, sizeof(**out));
+	return PS_OK;
+}
+
+static int read_thread(struct ps_proc *p, struct ps_snapshot *s, uint64_t ts_addr,
+		       uint64_t *next)
+{
+	const struct ps_layout *l = &p->lay;
+	uint8_t ts[1024];
+	int offs[] = { l->tstate_next, l->tstate_thread_id, l->tstate_native_thread_id,
+		       l->tstate_frame, l->tstate_cframe, l->tstate_current_frame,
+		       l->tstate_datastack_chunk, l->tstate_datastack_top, l->tstate_interp };
+	size_t len = (size_t)max_off(offs, sizeof(offs) / sizeof(offs[0])) + 8;
+	struct ps_thread *t;
+	if (len > sizeof(ts))
+		return PS_EINVAL;
+	int rc = ps_mem_read(&p->mem, ts_addr, ts, len);
+	if (rc)
+		return rc;
+	if (u64_at(ts, l->tstate_interp) != p->interp)
+		return PS_EINVAL; /* not one of ours any more */
+	rc = push_thread(s, &t);
+	if (rc)
+		return rc;
+	*next = u64_at(ts, l->tstate_next);
+	t->tstate = ts_addr;
+	t->thread_id = u64_at(ts, l->tstate_thread_id);
+	if (l->tstate_native_thread_id >= 0)
+		t->tid = (pid_t)u64_at(ts, l->tstate_native_thread_id);
+	if (l->iframe_size > 0)
+		rc = walk_chunked(p, t, ts);
+	else
+		rc = walk_frame_objects(p, t, u64_at(ts, l->tstate_frame));
+	if (rc) {
+		t->error = rc;
+		t->flags |= PS_THREAD_TRUNCATED;
+		s->errors++;
+	}
+	return PS_OK;
+}
+
+static void fill_tids(struct ps_proc *p, struct ps_snapshot *s, const struct ps_tasks *tasks)
+{
+	if (p->lay.tstate_native_thread_id >= 0)
+		return;
+	if (p->pthread_tid_offset < 0)
+		calibrate_tid_offset(p, s, tasks);
+	if (p->pthread_tid_offset < 0)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		int32_t tid;
+		if (ps_mem_read(&p->mem, s->threads[i].thread_id + (uint64_t)p->pthread_tid_offset,
+				&tid, 4) == PS_OK && tid > 0)
+			s->threads[i].tid = tid;
+	}
+}
+
+/* Functions a thread waits in when the OS can not tell us (no tid). */
+static int waiting_function(const char *name)
+{
+	static const char *const names[] = { "wait", "_wait_for_tstate_lock", "sleep", "select",
+					     "poll", "epoll", "accept", "recv", "recvfrom",
+					     "read", "readline", "get", "join", "acquire", NULL };
+	for (int i = 0; names[i]; i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void fill_idle(struct ps_snapshot *s, const struct ps_tasks *tasks)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct ps_thread *t = &s->threads[i];
+		char st = t->tid ? ps_tasks_state(tasks, t->tid) : '?';
+		int idle;
+		if (st != '?')
+			idle = st != 'R';
+		else
+			idle = t->nframes && t->frames[0].code->name &&
+			       waiting_function(t->frames[0].code->name);
+		if (t->flags & PS_THREAD_GIL)
+			idle = 0; /* holding the GIL means running Python */
+		if (idle)
+			t->flags |= PS_THREAD_IDLE;
+	}
+}
+
+/* threading._active maps get_ident() to Thread objects; the name is the
+ * Thread's _name (_Thread__name on 2.7, mangled). */
+static void fill_names(struct ps_proc *p, struct ps_snapshot *s)
+{
+	uint64_t modules, threading, mdict, active;
+	struct ps_kv kv[256];
+	size_t n = 0, total;
+	const char *attr = p->major == 2 ? "_Thread__name" : "_name";
+	if (ps_mem_read_ptr(&p->mem, p->interp + (uint64_t)p->lay.interp_modules, &modules) ||
+	    ps_py_dict_get_str(p, modules, "threading", &threading) ||
+	    ps_mem_read_ptr(&p->mem, threading + (uint64_t)p->lay.module_dict, &mdict) ||
+	    ps_py_dict_get_str(p, mdict, "_active", &active) ||
+	    ps_py_dict_items(p, active, kv, 256, &n, &total))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		int64_t ident;
+		uint64_t name;
+		if (ps_py_int64(p, kv[i].key, &ident))
+			continue;
+		for (size_t j = 0; j < s->n; j++) {
+			struct ps_thread *t = &s->threads[j];
+			if (t->thread_id == (uint64_t)ident &&
+			    ps_py_attr(p, kv[i].value, attr, &name) == PS_OK)
+				ps_py_text(p, name, 1, 100, t->name, sizeof(t->name), NULL);
+		}
+	}
+}
+
+int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
+		     const struct ps_tasks *tasks, struct ps_errmsg *e)
+{
+	uint64_t ts, holder;
+	struct ps_tasks own = { 0 };
+	memset(s, 0, sizeof(*s));
+	ps_code_cache_begin(p);
+	if (!tasks) {
+		ps_tasks_read(p->pid, &own);
+		tasks = &own;
+	}
+	int rc = ps_mem_read_ptr(&p->mem, p->interp + (uint64_t)p->lay.interp_tstate_head, &ts);
+	if (rc) {
+		ps_tasks_release(&own);
+		if (rc == PS_EGONE)
+			return ps_error(e, rc, "process %d exited", (int)p->pid);
+		return ps_error(e, rc, "cannot read the thread list of process %d", (int)p->pid);
+	}
+	holder = gil_holder(p);
+	for (size_t i = 0; ts && i < PS_MAX_THREADS; i++) {
+		uint64_t next = 0;
+		if (read_thread(p, s, ts, &next)) {
+			s->errors++;
+			break;
+		}
+		if (s->threads[s->n - 1].tstate == holder)
+			s->threads[s->n - 1].flags |= PS_THREAD_GIL;
+		ts = next;
+	}
+	fill_tids(p, s, tasks);
+	fill_idle(s, tasks);
+	if (flags & PS_SNAP_NAMES)
+		fill_names(p, s);
+	ps_tasks_release(&own);
+	return PS_OK;
+}
+
+void ps_snapshot_release(struct ps_snapshot *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->threads[i].frames);
+	free(s->threads);
+	memset(s, 0, sizeof(*s));
+}
+
+int ps_frame_locals(struct ps_proc *p, const struct ps_frame *f, struct ps_local *out,
+		    size_t cap, size_t *n)
+{
+	const struct ps_layout *l = &p->lay;
+	struct ps_code *c = f->code;
+	uint64_t vals[1024];
+	*n = 0;
+	int rc = ps_code_varnames(p, c);
+	if (rc)
+		return rc;
+	size_t count = p->minor >= 11 && p->major == 3 ? (size_t)c->nvarnames
+		: (size_t)(c->nlocals < c->nvarnames ? c->nlocals : c->nvarnames);
+	if (count > sizeof(vals) / 8)
+		count = sizeof(vals) / 8;
+	int off = l->iframe_size > 0 ? l->iframe_localsplus : l->frame_localsplus;
+	rc = ps_mem_read(&p->mem, f->addr + (uint64_t)off, vals, count * 8);
+	if (rc)
+		return rc;
+	int nargs = c->argcount + c->kwonlyargcount + !!(c->flags & l->co_varargs) +
+		    !!(c->flags & l->co_varkeywords);
+	for (size_t i = 0; i < count && *n < cap; i++) {
+		if (c->kinds) {
+			int k = c->kinds[i];
+			if (!(k & l->co_fast_local) || (k & (l->co_fast_cell | l->co_fast_free)))
+				continue;
+		}
+		if (!vals[i])
+			continue; /* unbound */
+		out[(*n)++] = (struct ps_local){ c->varnames[i], (int)i < nargs, vals[i] };
+	}
+	return PS_OK;
+}

@@ -1,0 +1,67 @@
+/* Snapshots: every thread of the interpreter with its Python stack. */
+#ifndef PS_STACK_H
+#define PS_STACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ps_code.h"
+#include "ps_proc.h"
+#include "ps_tasks.h"
+
+#define PS_MAX_FRAMES 8192
+#define PS_MAX_THREADS 65536
+
+struct ps_frame {
+	struct ps_code *code;   /* valid until the next snapshot */
+	int line;               /* -1 when the instruction has no line */
+	uint64_t addr;          /* the frame in the target (for locals) */
+};
+
+enum ps_thread_flags {
+	PS_THREAD_GIL = 1 << 0,      /* holds the GIL */
+	PS_THREAD_IDLE = 1 << 1,     /* not running on a CPU */
+	PS_THREAD_TRUNCATED = 1 << 2, /* stack cut at PS_MAX_FRAMES or by an error */
+};
+
+struct ps_thread {
+	uint64_t tstate;
+	uint64_t thread_id;     /* pthread_t, as threading.get_ident() */
+	pid_t tid;              /* OS thread id, 0 if unknown */
+	unsigned flags;
+	char name[128];         /* threading name, "" if unknown */
+	struct ps_frame *frames; /* innermost first */
+	size_t nframes, cap;
+	int error;              /* first error met on this thread's stack */
+};
+
+struct ps_snapshot {
+	struct ps_thread *threads;
+	size_t n, cap;
+	uint64_t errors;        /* reads that failed while walking */
+};
+
+enum ps_snap_flags {
+	PS_SNAP_NAMES = 1 << 0,  /* look up threading names */
+};
+
+/* Walk every thread. tasks (may be NULL) holds thread states read before
+ * the target was paused: idle flags come from it. Errors on one thread are
+ * counted and that thread's stack is marked truncated; the snapshot fails
+ * only when the thread list itself cannot be read. */
+int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
+		     const struct ps_tasks *tasks, struct ps_errmsg *e);
+void ps_snapshot_release(struct ps_snapshot *s);
+
+/* The local variables of a frame: for each bound local, its name, whether
+ * it is an argument and its value's address. */
+struct ps_local {
+	const char *name;
+	int is_arg;
+	uint64_t value;
+};
+int ps_frame_locals(struct ps_proc *p, const struct ps_frame *f,
+		    struct ps_local *out, size_t cap, size_t *n);
+
+#endif

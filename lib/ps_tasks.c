@@ -1,0 +1,214 @@
+#include "ps_tasks.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+char ps_stat_state(const char *line)
+{
+	const char *rp = strrchr(line, ')');
+	if (!rp || rp[1] != ' ' || !rp[2])
+		return '?';
+	return rp[2];
+}
+
+static char read_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return '?';
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = '\0';
+	return ps_stat_state(buf);
+}
+
+static int push(pid_t **v, char **st, size_t *n, size_t *cap, pid_t tid, char s)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		pid_t *nv = realloc(*v, nc * sizeof(**v));
+		if (!nv)
+			return PS_ENOMEM;
+		*v = nv;
+		if (st) {
+			char *ns = realloc(*st, nc);
+			if (!ns)
+				return PS_ENOMEM;
+			*st = ns;
+		}
+		*cap = nc;
+	}
+	(*v)[*n] = tid;
+	if (st)
+		(*st)[*n] = s;
+	(*n)++;
+	return PS_OK;
+}
+
+int ps_tasks_read(pid_t pid, struct ps_tasks *t)
+{
+	char path[64];
+	t->n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? PS_ENOPROC : ps_err_from_errno(errno);
+	struct dirent *de;
+	int rc = PS_OK;
+	while (rc == PS_OK && (de = readdir(d)) != NULL) {
+		int tid = atoi(de->d_name);
+		if (tid > 0)
+			rc = push(&t->tid, &t->state, &t->n, &t->cap, tid, read_state(pid, tid));
+	}
+	closedir(d);
+	return rc;
+}
+
+void ps_tasks_release(struct ps_tasks *t)
+{
+	free(t->tid);
+	free(t->state);
+	memset(t, 0, sizeof(*t));
+}
+
+char ps_tasks_state(const struct ps_tasks *t, pid_t tid)
+{
+	for (size_t i = 0; t && i < t->n; i++)
+		if (t->tid[i] == tid)
+			return t->state[i];
+	return '?';
+}
+
+/* ---- pausing ---- */
+
+static int paused_has(const struct ps_pause *pz, pid_t tid)
+{
+	for (size_t i = 0; i < pz->n; i++)
+		if (pz->tid[i] == tid)
+			return 1;
+	return 0;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Wait for a seized, interrupted thread to report its stop. WNOHANG with a
+ * deadline: a thread stuck in the kernel must not hang us. */
+static int wait_stopped(pid_t tid, long deadline)
+{
+	for (;;) {
+		int status;
+		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+		if (r == tid)
+			return WIFSTOPPED(status) ? PS_OK : PS_EGONE;
+		if (r < 0 && errno != EINTR)
+			return errno == ECHILD ? PS_EGONE : PS_EIO;
+		if (now_ms() > deadline)
+			return PS_EIO;
+		struct timespec ts = { 0, 50000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int seize_one(struct ps_pause *pz, pid_t tid, long deadline)
+{
+	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0)
+		return errno == ESRCH ? PS_EGONE : ps_err_from_errno(errno);
+	int rc = push(&pz->tid, NULL, &pz->n, &pz->cap, tid, 0);
+	if (rc) {
+		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		return rc;
+	}
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) != 0)
+		return errno == ESRCH ? PS_EGONE : ps_err_from_errno(errno);
+	return wait_stopped(tid, deadline);
+}
+
+/* Seize every listed thread not yet seized; *added counts the new ones. */
+static int seize_round(struct ps_pause *pz, long deadline, size_t *added,
+		       struct ps_errmsg *e)
+{
+	struct ps_tasks t = { 0 };
+	int rc = ps_tasks_read(pz->pid, &t);
+	*added = 0;
+	if (rc) {
+		ps_tasks_release(&t);
+		return ps_error(e, rc, "cannot list threads of process %d", (int)pz->pid);
+	}
+	for (size_t i = 0; rc == PS_OK && i < t.n; i++) {
+		if (paused_has(pz, t.tid[i]))
+			continue;
+		rc = seize_one(pz, t.tid[i], deadline);
+		if (rc == PS_EGONE)
+			rc = PS_OK; /* the thread exited meanwhile: nothing to pause */
+		else if (rc == PS_OK)
+			(*added)++;
+	}
+	ps_tasks_release(&t);
+	if (rc == PS_EPERM)
+		return ps_error(e, rc, "cannot pause process %d: permission denied", (int)pz->pid);
+	if (rc)
+		return ps_error(e, rc, "cannot pause process %d: %s", (int)pz->pid,
+				rc == PS_EIO ? "a thread did not stop in time" : ps_strerror(rc));
+	return PS_OK;
+}
+
+int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e)
+{
+	sigset_t block;
+	pz->pid = pid;
+	pz->n = 0;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigaddset(&block, SIGPIPE);
+	sigaddset(&block, SIGALRM);
+	sigprocmask(SIG_BLOCK, &block, &pz->saved_mask);
+	pz->active = 1;
+	long deadline = now_ms() + timeout_ms;
+	/* threads may start while we attach: list again until none is new */
+	for (int round = 0; round < 16; round++) {
+		size_t added;
+		int rc = seize_round(pz, deadline, &added, e);
+		if (rc) {
+			ps_resume(pz);
+			return rc;
+		}
+		if (added == 0)
+			return PS_OK;
+	}
+	ps_resume(pz);
+	return ps_error(e, PS_EIO, "cannot pause process %d: it keeps starting threads", (int)pid);
+}
+
+void ps_resume(struct ps_pause *pz)
+{
+	if (!pz->active)
+		return;
+	for (size_t i = 0; i < pz->n; i++)
+		ptrace(PTRACE_DETACH, pz->tid[i], NULL, NULL);
+	pz->n = 0;
+	free(pz->tid);
+	pz->tid = NULL;
+	pz->cap = 0;
+	pz->active = 0;
+	sigprocmask(SIG_SETMASK, &pz->saved_mask, NULL);
+}

@@ -1,0 +1,49 @@
+/* The threads (tasks) of a process, from /proc/PID/task, with their
+ * scheduler state, and pausing all of them for a consistent read. */
+#ifndef PS_TASKS_H
+#define PS_TASKS_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "ps_error.h"
+
+struct ps_tasks {
+	pid_t *tid;
+	char *state;   /* 'R' running, 'S' sleeping, 'D', 't'... ; '?' unknown */
+	size_t n, cap;
+};
+
+/* List the threads of pid with their states. PS_ENOPROC if it is gone. */
+int ps_tasks_read(pid_t pid, struct ps_tasks *t);
+void ps_tasks_release(struct ps_tasks *t);
+
+/* State of one thread in a list read earlier; '?' if not listed. */
+char ps_tasks_state(const struct ps_tasks *t, pid_t tid);
+
+/* Parse the state letter out of a /proc/.../stat line (the command name in
+ * parentheses may itself contain ") "). '?' when it does not parse. */
+char ps_stat_state(const char *line);
+
+/* A paused process: every thread seized with ptrace and stopped. */
+struct ps_pause {
+	pid_t pid;
+	pid_t *tid;
+	size_t n, cap;
+	sigset_t saved_mask;
+	int active;
+};
+
+/* Stop every thread of pid (PTRACE_SEIZE + PTRACE_INTERRUPT), including
+ * threads started while we attach. Termination signals are blocked until
+ * ps_resume, so a Ctrl-C can not leave the target stopped. A thread that
+ * does not stop within timeout_ms makes the pause fail; everything already
+ * stopped is resumed before returning an error. */
+int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e);
+
+/* Resume every thread paused by ps_pause and restore the signal mask. Safe
+ * to call twice. */
+void ps_resume(struct ps_pause *pz);
+
+#endif
