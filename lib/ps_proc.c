@@ -188,8 +188,8 @@ static int claimed_version(struct ps_proc *p, const struct ps_elf *elf,
 /* ---- interpreter discovery ---- */
 
 /* An interpreter state validates when its first thread state points back
- * at it and its modules are a dict: two independent pointers that garbage
- * rarely satisfies together. */
+ * at it and its modules are a dict holding "sys": independent pointers
+ * that garbage does not satisfy together. */
 static int interp_valid(struct ps_proc *p, uint64_t interp)
 {
 	uint64_t ts, back, mods;
@@ -201,9 +201,14 @@ static int interp_valid(struct ps_proc *p, uint64_t interp)
 	    ps_mem_read_ptr(&p->mem, ts + (uint64_t)p->lay.tstate_interp, &back) ||
 	    back != interp)
 		return 0;
+	/* the pair is symmetric when tstate_interp == interp_tstate_head (3.11),
+	 * so a thread state can pass for its interpreter: sys.modules must
+	 * also hold "sys" */
+	uint64_t sys;
 	if (ps_mem_read_ptr(&p->mem, interp + (uint64_t)p->lay.interp_modules, &mods) ||
 	    ps_py_type_name(p, mods, tname, sizeof(tname)) ||
-	    strcmp(tname, "dict") != 0)
+	    strcmp(tname, "dict") != 0 ||
+	    ps_py_dict_get_str(p, mods, "sys", &sys) != PS_OK)
 		return 0;
 	return 1;
 }

@@ -432,8 +432,11 @@ static int digits_at(double v, int prec, int pow2, char digits[20], int *exp)
  * exponent of the first digit: v = d.ddd * 10^exp. */
 static int float_digits(double v, char digits[20])
 {
-	int prec, nd = 0, exp = 0, e2;
-	int pow2 = frexp(v, &e2) == 0.5;
+	int prec, nd = 0, exp = 0, pow2;
+	uint64_t bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	pow2 = (bits & 0xFFFFFFFFFFFFFull) == 0;	/* mantissa 1.000... */
 
 	for (prec = 0; prec <= 16 && !nd; prec++)
 		nd = digits_at(v, prec, pow2, digits, &exp);
@@ -490,7 +493,7 @@ size_t ps_repr_float(double v, char *out, size_t outcap)
 	else if (v == 0)
 		len = (size_t)sprintf(b, signbit(v) ? "-0.0" : "0.0");
 	else {
-		exp = float_digits(fabs(v), digits);
+		exp = float_digits(v < 0 ? -v : v, digits);
 		len = float_layout(signbit(v) != 0, digits, exp, b);
 	}
 	if (!outcap)

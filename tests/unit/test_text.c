@@ -373,7 +373,8 @@ static void test_json_string(void **state)
 	JSON("\xC2\x85", "\"\\u0085\"");		/* C1 control */
 	JSON("</script><!--&", "\"\\u003c/script\\u003e\\u003c!--\\u0026\"");
 	JSON("\xE2\x80\xA8\xE2\x80\xA9", "\"\\u2028\\u2029\"");
-	JSON("caf\xC3\xA9 \xF0\x9F\x98\x80", "\"caf\xC3\xA9 \xF0\x9F\x98\x80\"");
+	JSON("caf\xC3\xA9 \xF0\x9F\x98\x80",
+	     "\"caf\xC3\xA9 \xF0\x9F\x98\x80\"");
 	JSON("a\xFF" "b\xED\xA0\x80", "\"a" FFFD "b" FFFD FFFD FFFD "\"");
 	check_json(NULL, 0, "\"\"");
 }

@@ -1,0 +1,2 @@
+build-san/lib/ps_text.o: lib/ps_text.c lib/ps_text.h
+lib/ps_text.h:
