@@ -109,14 +109,22 @@ static long now_ms(void)
 }
 
 /* Wait for a seized, interrupted thread to report its stop. WNOHANG with a
- * deadline: a thread stuck in the kernel must not hang us. */
-static int wait_stopped(pid_t tid, long deadline)
+ * deadline: a thread stuck in the kernel must not hang us. If what stopped
+ * it was a signal on its way to the thread, *sig is that signal: it must be
+ * passed back on detach or the target would lose it. */
+static int wait_stopped(pid_t tid, long deadline, int *sig)
 {
+	*sig = 0;
 	for (;;) {
 		int status;
 		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
-		if (r == tid)
-			return WIFSTOPPED(status) ? PS_OK : PS_EGONE;
+		if (r == tid) {
+			if (!WIFSTOPPED(status))
+				return PS_EGONE;
+			if (status >> 16 != PTRACE_EVENT_STOP)
+				*sig = WSTOPSIG(status);
+			return PS_OK;
+		}
 		if (r < 0 && errno != EINTR)
 			return errno == ECHILD ? PS_EGONE : PS_EIO;
 		if (now_ms() > deadline)
@@ -126,18 +134,37 @@ static int wait_stopped(pid_t tid, long deadline)
 	}
 }
 
-static int seize_one(struct ps_pause *pz, pid_t tid, long deadline)
+/* Seize and interrupt one thread; its stop is awaited later, so that all
+ * threads of a round stop in parallel. */
+static int seize_one(struct ps_pause *pz, pid_t tid)
 {
 	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0)
 		return errno == ESRCH ? PS_EGONE : ps_err_from_errno(errno);
-	int rc = push(&pz->tid, NULL, &pz->n, &pz->cap, tid, 0);
+	int rc = PS_OK;
+	if (pz->n == pz->cap) {
+		size_t nc = pz->cap ? pz->cap * 2 : 16;
+		pid_t *nt = realloc(pz->tid, nc * sizeof(*nt));
+		int *ns = nt ? realloc(pz->sig, nc * sizeof(*ns)) : NULL;
+		if (nt)
+			pz->tid = nt;
+		if (ns)
+			pz->sig = ns;
+		if (!nt || !ns)
+			rc = PS_ENOMEM;
+		else
+			pz->cap = nc;
+	}
+	if (rc == PS_OK) {
+		pz->tid[pz->n] = tid;
+		pz->sig[pz->n++] = 0;
+	}
 	if (rc) {
 		ptrace(PTRACE_DETACH, tid, NULL, NULL);
 		return rc;
 	}
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) != 0)
 		return errno == ESRCH ? PS_EGONE : ps_err_from_errno(errno);
-	return wait_stopped(tid, deadline);
+	return PS_OK;
 }
 
 /* Seize every listed thread not yet seized; *added counts the new ones. */
@@ -151,15 +178,20 @@ static int seize_round(struct ps_pause *pz, long deadline, size_t *added,
 		ps_tasks_release(&t);
 		return ps_error(e, rc, "cannot list threads of process %d", (int)pz->pid);
 	}
+	size_t first = pz->n;
 	for (size_t i = 0; rc == PS_OK && i < t.n; i++) {
 		if (paused_has(pz, t.tid[i]))
 			continue;
-		rc = seize_one(pz, t.tid[i], deadline);
+		rc = seize_one(pz, t.tid[i]);
 		if (rc == PS_EGONE)
 			rc = PS_OK; /* the thread exited meanwhile: nothing to pause */
-		else if (rc == PS_OK)
-			(*added)++;
 	}
+	for (size_t i = first; rc == PS_OK && i < pz->n; i++) {
+		rc = wait_stopped(pz->tid[i], deadline, &pz->sig[i]);
+		if (rc == PS_EGONE)
+			rc = PS_OK;
+	}
+	*added = pz->n - first;
 	ps_tasks_release(&t);
 	if (rc == PS_EPERM)
 		return ps_error(e, rc, "cannot pause process %d: permission denied", (int)pz->pid);
@@ -204,10 +236,12 @@ void ps_resume(struct ps_pause *pz)
 	if (!pz->active)
 		return;
 	for (size_t i = 0; i < pz->n; i++)
-		ptrace(PTRACE_DETACH, pz->tid[i], NULL, NULL);
+		ptrace(PTRACE_DETACH, pz->tid[i], NULL, (void *)(long)pz->sig[i]);
 	pz->n = 0;
 	free(pz->tid);
+	free(pz->sig);
 	pz->tid = NULL;
+	pz->sig = NULL;
 	pz->cap = 0;
 	pz->active = 0;
 	sigprocmask(SIG_SETMASK, &pz->saved_mask, NULL);

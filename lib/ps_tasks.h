@@ -30,6 +30,7 @@ char ps_stat_state(const char *line);
 struct ps_pause {
 	pid_t pid;
 	pid_t *tid;
+	int *sig;      /* signal to deliver on resume, per thread */
 	size_t n, cap;
 	sigset_t saved_mask;
 	int active;

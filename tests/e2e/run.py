@@ -56,8 +56,7 @@ TEXT_FUNCTIONS = ['recurse', 'nap', 'gen_body', '<lambda>', 'with_locals',
 # ---------------------------------------------------------------------------
 # Process bookkeeping: every child we start is killed on every exit path.
 
-_children = {}   # pid -> Popen
-_kept = set()
+_children = {}   # pid -> Popen (not those kept with --keep)
 
 
 def _pdeathsig():
@@ -68,15 +67,14 @@ def _pdeathsig():
         pass
 
 
-def spawn(argv, **kw):
-    p = subprocess.Popen(argv, preexec_fn=_pdeathsig, **kw)
-    _children[p.pid] = p
+def spawn(argv, keep=False, **kw):
+    p = subprocess.Popen(argv, preexec_fn=None if keep else _pdeathsig, **kw)
+    if not keep:
+        _children[p.pid] = p
     return p
 
 
 def reap(p):
-    if p.pid in _kept:
-        return
     if p.poll() is None:
         try:
             p.kill()
@@ -149,7 +147,7 @@ class Target(object):
                 open(self.stderr_path, 'wb') as err:
             self.proc = spawn([python, TARGET, self.outfile],
                               stdin=subprocess.DEVNULL, stdout=out,
-                              stderr=err, cwd=self.dir, env=env)
+                              stderr=err, cwd=self.dir, env=env, keep=keep)
         self.pid = self.proc.pid
         self.expected = None
 
@@ -207,7 +205,6 @@ class Target(object):
 
     def close(self):
         if self.keep:
-            _kept.add(self.pid)
             print('KEPT target pid %d (%s), report %s'
                   % (self.pid, self.python, self.outfile))
             return
@@ -609,7 +606,11 @@ SELF_TEST_LOCALS = [
     ('v_200_digits', False, '9' * 200), ('v_201_digits', False, '<int>'),
     ('v_huge', False, '<int>'), ('v_float', False, '0.1'),
     ('v_float_exp', False, '1e+16'), ('v_negzero', False, '-0.0'),
-    ('v_inf', False, 'inf'), ('v_str', False, "'h\u00e9llo'"),
+    ('v_inf', False, 'inf'), ('v_nan', False, 'nan'),
+    ('v_third', False, '0.3333333333333333'), ('v_tiny', False, '5e-324'),
+    ('v_2_64', False, '18446744073709551616'),
+    ('v_nul', False, r"'nul\x00here'"), ('v_unul', False, r"'u\x00'"),
+    ('v_str', False, "'h\u00e9llo'"),
     ('v_unicode', False, "'h\u00e9llo \u03bb'"), ('v_quote', False, '"it\'s"'),
     ('v_ctrl', False, r"'a\nb\t\x01\\'"),
     ('v_long_str', False, repr(('abcdefghij' * 10)[:64]) + '...'),
@@ -728,6 +729,7 @@ def self_test(target):
             table[table.index(('v_long_bytes', False, None))] = \
                 ('v_long_bytes', False, repr(('0123456789' * 10)[:64]) + '...')
             table.append(('v_bad_utf8', False, "'\ufffdab'"))
+            table.append(('v_long5', False, '5'))
         got_names = [v['name'] for v in got]
         if sorted(got_names) != sorted(n for n, _, _ in table):
             problems.append('with_locals names %s' % got_names)

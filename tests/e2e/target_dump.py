@@ -322,10 +322,16 @@ def with_locals(a, b, *args, **kw):
     v_float_exp = 1e16
     v_negzero = -0.0
     v_inf = float('inf')
+    v_nan = float('nan')
+    v_third = 1 / 3.0
+    v_tiny = 5e-324
+    v_2_64 = 2 ** 64
     v_str = 'héllo'
     v_unicode = u'héllo λ'
     v_quote = "it's"
     v_ctrl = 'a\nb\t\x01\\'
+    v_nul = 'nul\x00here'
+    v_unul = u'u\x00'
     v_long_str = 'abcdefghij' * 10
     v_bytes = b'\x00ab'
     v_long_bytes = b'0123456789' * 10
@@ -344,6 +350,7 @@ def with_locals(a, b, *args, **kw):
     v_foo = Foo()
     if not PY3:
         v_bad_utf8 = '\xffab'
+        v_long5 = long(5)  # noqa: F821
     if a == 12345:
         v_unbound = 1
     v_deleted = 1

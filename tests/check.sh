@@ -1,0 +1,42 @@
+#!/bin/sh
+# Everything `make check` runs, with one summary line at the end.
+#   tests/check.sh         layouts, units and end-to-end on build/, then the
+#                          same units and end-to-end on the sanitizer build
+#   tests/check.sh --san   only the sanitizer half (make check-san)
+set -u
+cd "$(dirname "$0")/.."
+pass=0 fail=0 skip=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# run NAME CMD...: run a suite, echo its output, add its "N passed, M failed[, K skipped]"
+run() {
+	name=$1
+	shift
+	echo "== $name"
+	"$@" 2>&1 | tee "$log"
+	rc=$?
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	p=$(echo "$line" | sed -n 's/.* \([0-9][0-9]*\) passed.*/\1/p')
+	f=$(echo "$line" | sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p')
+	s=$(echo "$line" | sed -n 's/.* \([0-9][0-9]*\) skipped.*/\1/p')
+	pass=$((pass + ${p:-0}))
+	fail=$((fail + ${f:-0}))
+	skip=$((skip + ${s:-0}))
+	# a suite that died without its summary still counts as a failure
+	if [ -z "$line" ] && [ "$rc" -ne 0 ]; then fail=$((fail + 1)); fi
+}
+
+if [ "${1:-}" != "--san" ]; then
+	run layouts sh -c 'scripts/gen-layouts.sh --check && echo "layouts: 1 passed, 0 failed" || echo "layouts: 0 passed, 1 failed"'
+	run units tests/run-units.sh build/tests/test_*
+	run e2e python3 tests/e2e/run.py --bin build/bin
+	make --no-print-directory SAN=1 all units >/dev/null || fail=$((fail + 1))
+fi
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run "units (asan+ubsan)" tests/run-units.sh build-san/tests/test_*
+run "e2e (asan+ubsan)" python3 tests/e2e/run.py --bin build-san/bin
+
+echo "check: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
