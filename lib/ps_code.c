@@ -145,7 +145,7 @@ static char *read_name(struct ps_proc *p, uint64_t obj, int *rc)
 {
 	char buf[MAX_NAME_CHARS * 4 + 4];
 	if (*rc == PS_OK)
-		*rc = ps_py_text(p, obj, 0, MAX_NAME_CHARS, buf, sizeof(buf), NULL);
+		*rc = ps_py_text(p, obj, 0, MAX_NAME_CHARS, buf, sizeof(buf), NULL, NULL);
 	return *rc == PS_OK ? strdup(buf) : NULL;
 }
 

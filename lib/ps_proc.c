@@ -471,7 +471,7 @@ static int sys_version(struct ps_proc *p, char *out, size_t cap)
 	    ps_py_dict_get_str(p, modules, "sys", &sys) ||
 	    ps_mem_read_ptr(&p->mem, sys + (uint64_t)p->lay.module_dict, &sdict) ||
 	    ps_py_dict_get_str(p, sdict, "version", &ver) ||
-	    ps_py_text(p, ver, 1, 32, out, cap, NULL))
+	    ps_py_text(p, ver, 1, 32, out, cap, NULL, NULL))
 		return PS_EINVAL;
 	out[strcspn(out, " ")] = '\0';
 	return PS_OK;

@@ -104,7 +104,7 @@ static int is_builtin(const struct ps_type_info *t, const char *name)
 /* ---- strings ---- */
 
 static int decode_units(struct ps_proc *p, uint64_t data, int width, size_t len,
-			size_t max_chars, char *out, size_t cap, int *truncated)
+			size_t max_chars, char *out, size_t cap, size_t *outlen, int *truncated)
 {
 	uint8_t buf[4096];
 	size_t n = len < max_chars ? len : max_chars;
@@ -114,14 +114,16 @@ static int decode_units(struct ps_proc *p, uint64_t data, int width, size_t len,
 	if (rc)
 		return rc;
 	int cut = 0;
-	ps_ucs_to_utf8(width, buf, n, out, cap, &cut);
+	size_t w = ps_ucs_to_utf8(width, buf, n, out, cap, &cut);
+	if (outlen)
+		*outlen = w;
 	if (truncated)
 		*truncated = cut || n < len;
 	return PS_OK;
 }
 
 static int py3_text(struct ps_proc *p, uint64_t obj, size_t max_chars, char *out,
-		    size_t cap, int *truncated)
+		    size_t cap, size_t *outlen, int *truncated)
 {
 	const struct ps_layout *l = &p->lay;
 	uint8_t hdr[128];
@@ -143,11 +145,11 @@ static int py3_text(struct ps_proc *p, uint64_t obj, size_t max_chars, char *out
 		data = obj + (uint64_t)(ascii ? l->unicode_ascii_size : l->unicode_compact_size);
 	else
 		data = u64_at(hdr, l->unicode_data); /* legacy, not compact */
-	return decode_units(p, data, kind, (size_t)len, max_chars, out, cap, truncated);
+	return decode_units(p, data, kind, (size_t)len, max_chars, out, cap, outlen, truncated);
 }
 
 static int py2_unicode_text(struct ps_proc *p, uint64_t obj, size_t max_chars,
-			    char *out, size_t cap, int *truncated)
+			    char *out, size_t cap, size_t *outlen, int *truncated)
 {
 	const struct ps_layout *l = &p->lay;
 	uint8_t hdr[64];
@@ -158,7 +160,7 @@ static int py2_unicode_text(struct ps_proc *p, uint64_t obj, size_t max_chars,
 	if (len > ((uint64_t)1 << 40))
 		return PS_EINVAL;
 	return decode_units(p, u64_at(hdr, l->unicode_data), l->unicode_char_size,
-			    (size_t)len, max_chars, out, cap, truncated);
+			    (size_t)len, max_chars, out, cap, outlen, truncated);
 }
 
 int ps_py_bytes(struct ps_proc *p, uint64_t obj, uint8_t *out, size_t cap,
@@ -176,7 +178,7 @@ int ps_py_bytes(struct ps_proc *p, uint64_t obj, uint8_t *out, size_t cap,
 }
 
 static int py2_str_text(struct ps_proc *p, uint64_t obj, size_t max_chars,
-			char *out, size_t cap, int *truncated)
+			char *out, size_t cap, size_t *outlen, int *truncated)
 {
 	uint8_t buf[4096];
 	size_t len, total, want = max_chars < sizeof(buf) ? max_chars : sizeof(buf);
@@ -184,31 +186,35 @@ static int py2_str_text(struct ps_proc *p, uint64_t obj, size_t max_chars,
 	if (rc)
 		return rc;
 	int cut = 0;
-	ps_utf8_sanitize(buf, len, out, cap, &cut);
+	size_t w = ps_utf8_sanitize(buf, len, out, cap, &cut);
+	if (outlen)
+		*outlen = w;
 	if (truncated)
 		*truncated = cut || len < total;
 	return PS_OK;
 }
 
 int ps_py_text(struct ps_proc *p, uint64_t obj, int check_type, size_t max_chars,
-	       char *out, size_t cap, int *truncated)
+	       char *out, size_t cap, size_t *outlen, int *truncated)
 {
 	out[0] = '\0';
+	if (outlen)
+		*outlen = 0;
 	if (!ps_mem_plausible(obj))
 		return PS_EREAD;
 	if (p->major >= 3 && !check_type)
-		return py3_text(p, obj, max_chars, out, cap, truncated);
+		return py3_text(p, obj, max_chars, out, cap, outlen, truncated);
 	if (!check_type)
-		return py2_str_text(p, obj, max_chars, out, cap, truncated);
+		return py2_str_text(p, obj, max_chars, out, cap, outlen, truncated);
 	const struct ps_type_info *t;
 	int rc = ps_py_type(p, obj, &t);
 	if (rc)
 		return rc;
 	if (is_builtin(t, "str"))
-		return p->major >= 3 ? py3_text(p, obj, max_chars, out, cap, truncated)
-				     : py2_str_text(p, obj, max_chars, out, cap, truncated);
+		return p->major >= 3 ? py3_text(p, obj, max_chars, out, cap, outlen, truncated)
+				     : py2_str_text(p, obj, max_chars, out, cap, outlen, truncated);
 	if (p->major == 2 && is_builtin(t, "unicode"))
-		return py2_unicode_text(p, obj, max_chars, out, cap, truncated);
+		return py2_unicode_text(p, obj, max_chars, out, cap, outlen, truncated);
 	return PS_EINVAL;
 }
 
@@ -429,12 +435,12 @@ static int key_is(struct ps_proc *p, uint64_t key, const char *name)
 {
 	char buf[128];
 	int cut = 0;
-	size_t len = strlen(name);
+	size_t len = strlen(name), got;
 	if (len >= sizeof(buf) - 1)
 		return 0;
-	if (ps_py_text(p, key, 1, len + 1, buf, sizeof(buf), &cut) != PS_OK)
+	if (ps_py_text(p, key, 1, len + 1, buf, sizeof(buf), &got, &cut) != PS_OK)
 		return 0;
-	return !cut && strcmp(buf, name) == 0;
+	return !cut && got == len && memcmp(buf, name, len) == 0;
 }
 
 static int kv_find(struct ps_proc *p, const struct ps_kv *kv, size_t n,
@@ -554,11 +560,12 @@ static void repr_text(struct ps_proc *p, uint64_t obj, struct sbuf *b)
 {
 	char text[REPR_STR_CHARS * 4 + 8], out[REPR_STR_CHARS * 12 + 16];
 	int cut = 0;
-	if (ps_py_text(p, obj, 1, REPR_STR_CHARS, text, sizeof(text), &cut)) {
+	size_t len;
+	if (ps_py_text(p, obj, 1, REPR_STR_CHARS, text, sizeof(text), &len, &cut)) {
 		sb_add(b, "<unreadable>");
 		return;
 	}
-	ps_repr_str(text, strlen(text), out, sizeof(out));
+	ps_repr_str(text, len, out, sizeof(out));
 	sb_add(b, out);
 	if (cut)
 		sb_add(b, "...");

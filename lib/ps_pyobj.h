@@ -29,12 +29,13 @@ int ps_py_type(struct ps_proc *p, uint64_t obj, const struct ps_type_info **out)
 /* tp_name of obj's type, e.g. "dict". */
 int ps_py_type_name(struct ps_proc *p, uint64_t obj, char *out, size_t cap);
 
-/* Text of a str object as UTF-8: Python 3 str, Python 2 str or unicode
+/* Text of a str object as UTF-8 (*len bytes, which may include NULs, if len
+ * is not NULL): Python 3 str, Python 2 str or unicode
  * (checked by type when check_type, else assumed to be the version's code
  * string type: str). At most max_chars characters are decoded; *truncated
  * set when there were more. */
 int ps_py_text(struct ps_proc *p, uint64_t obj, int check_type, size_t max_chars,
-	       char *out, size_t cap, int *truncated);
+	       char *out, size_t cap, size_t *len, int *truncated);
 
 /* Bytes of a bytes object (Python 2 str): up to cap bytes into out; *len is
  * the number copied, *total the object's length. */

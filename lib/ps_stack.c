@@ -394,7 +394,7 @@ static void fill_names(struct ps_proc *p, struct ps_snapshot *s)
 			struct ps_thread *t = &s->threads[j];
 			if (t->thread_id == (uint64_t)ident &&
 			    ps_py_attr(p, kv[i].value, attr, &name) == PS_OK)
-				ps_py_text(p, name, 1, 100, t->name, sizeof(t->name), NULL);
+				ps_py_text(p, name, 1, 100, t->name, sizeof(t->name), NULL, NULL);
 		}
 	}
 }

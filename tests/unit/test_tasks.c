@@ -1,0 +1,645 @@
+/* ps_tasks: listing threads with their states, and pausing every thread of
+ * a process (ptrace) without losing its signals or our own. The pause tests
+ * run on a forked child with four spinning threads; the fixture's teardown
+ * resumes, kills and reaps it whatever the test did. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ps_error.h"
+#include "ps_tasks.h"
+
+#define NSPIN 4 /* the child's main thread and three more */
+
+/* ---- small helpers ---- */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* A pid that certainly does not exist: a child we have just reaped. */
+static pid_t gone_pid(void)
+{
+	int status;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return pid;
+}
+
+/* State letter of one thread, read straight from /proc (not through the
+ * code under test); '?' if it can not be read. */
+static char proc_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return '?';
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' ? rp[2] : '?';
+}
+
+/* Count the tasks of pid, and how many of them are in state want. */
+static int count_states(pid_t pid, char want, int *matching)
+{
+	char path[64];
+	int n = 0;
+	*matching = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		int tid = atoi(de->d_name);
+		if (tid <= 0)
+			continue;
+		n++;
+		if (proc_state(pid, tid) == want)
+			(*matching)++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int signal_blocked(int sig)
+{
+	sigset_t cur;
+	sigprocmask(SIG_BLOCK, NULL, &cur);
+	return sigismember(&cur, sig);
+}
+
+/* ---- ps_stat_state ---- */
+
+static void test_stat_state_plain_lines(void **state)
+{
+	(void)state;
+	assert_int_equal(ps_stat_state("1234 (bash) S 1 1234 1234 34816 0"), 'S');
+	assert_int_equal(ps_stat_state("1 (systemd) R 0 1 1"), 'R');
+	assert_int_equal(ps_stat_state("77 (kworker/0:1) I 2 0 0"), 'I');
+	assert_int_equal(ps_stat_state("42 (python3) t 1 42 42"), 't');
+	assert_int_equal(ps_stat_state("42 (python3) Z 1 42 42"), 'Z');
+	/* a trailing newline, as read from the file */
+	assert_int_equal(ps_stat_state("9 (x) D 1 2 3\n"), 'D');
+}
+
+static void test_stat_state_comm_with_parens_and_spaces(void **state)
+{
+	(void)state;
+	/* comm "a) S (b": the first ") " is not the end of the name */
+	assert_int_equal(ps_stat_state("4242 (a) S (b) R 1 4242 4242 0 -1"), 'R');
+	assert_int_equal(ps_stat_state("7 (my prog) D 1 7 7"), 'D');
+	assert_int_equal(ps_stat_state("8 ()) t 1 8 8"), 't');
+	assert_int_equal(ps_stat_state("8 (x) T (y) ) S 1 8 8"), 'S');
+	assert_int_equal(ps_stat_state("9 ( ) T 1"), 'T');
+	assert_int_equal(ps_stat_state("10 (() Z 1"), 'Z');
+}
+
+static void test_stat_state_unparsable_is_unknown(void **state)
+{
+	(void)state;
+	assert_int_equal(ps_stat_state(""), '?');
+	assert_int_equal(ps_stat_state("garbage"), '?');
+	assert_int_equal(ps_stat_state("12 (sleep"), '?');
+	assert_int_equal(ps_stat_state("12 (sleep)"), '?');
+	assert_int_equal(ps_stat_state("12 (sleep) "), '?');
+	assert_int_equal(ps_stat_state("12 (sleep)S 1"), '?');
+}
+
+/* ---- ps_tasks_read / ps_tasks_state ---- */
+
+static void test_tasks_read_self_is_running(void **state)
+{
+	struct ps_tasks t = { 0 };
+	pid_t me = gettid();
+
+	(void)state;
+	assert_int_equal(ps_tasks_read(getpid(), &t), PS_OK);
+	assert_true(t.n >= 1);
+	assert_non_null(t.tid);
+	assert_non_null(t.state);
+	/* we are reading our own stat: we are on a CPU right now */
+	assert_int_equal(ps_tasks_state(&t, me), 'R');
+	assert_int_equal(ps_tasks_state(&t, getpid()), 'R');
+	/* a tid that is not ours */
+	assert_int_equal(ps_tasks_state(&t, 1), '?');
+	assert_int_equal(ps_tasks_state(NULL, me), '?');
+
+	/* reading again reuses the list: no duplicates */
+	size_t n = t.n;
+	assert_int_equal(ps_tasks_read(getpid(), &t), PS_OK);
+	assert_int_equal(t.n, n);
+
+	ps_tasks_release(&t);
+	assert_null(t.tid);
+	assert_null(t.state);
+	assert_int_equal(t.n, 0);
+	assert_int_equal(ps_tasks_state(&t, me), '?');
+}
+
+struct blocked_thread {
+	int fd;
+	volatile pid_t tid;
+};
+
+static void *block_in_read(void *arg)
+{
+	struct blocked_thread *b = arg;
+	char c;
+	b->tid = gettid();
+	(void)!read(b->fd, &c, 1);
+	return NULL;
+}
+
+static void test_tasks_read_self_sees_sleeping_thread(void **state)
+{
+	struct ps_tasks t = { 0 };
+	struct blocked_thread b = { -1, 0 };
+	pthread_t th;
+	int fds[2];
+	char st = '?';
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	b.fd = fds[0];
+	assert_int_equal(pthread_create(&th, NULL, block_in_read, &b), 0);
+	/* wait until the thread sleeps in read() */
+	for (long end = now_ms() + 2000; now_ms() < end; sleep_ms(1))
+		if (b.tid && (st = proc_state(getpid(), b.tid)) == 'S')
+			break;
+	int rc = ps_tasks_read(getpid(), &t);
+	char st_thread = ps_tasks_state(&t, b.tid);
+	char st_self = ps_tasks_state(&t, gettid());
+	size_t n = t.n;
+	ps_tasks_release(&t);
+	(void)!write(fds[1], "x", 1);
+	pthread_join(th, NULL);
+	close(fds[0]);
+	close(fds[1]);
+
+	assert_int_equal(st, 'S');
+	assert_int_equal(rc, PS_OK);
+	assert_true(n >= 2);
+	assert_int_equal(st_thread, 'S');
+	assert_int_equal(st_self, 'R');
+}
+
+static void test_tasks_read_missing_pid_is_enoproc(void **state)
+{
+	struct ps_tasks t = { 0 };
+
+	(void)state;
+	assert_int_equal(ps_tasks_read(gone_pid(), &t), PS_ENOPROC);
+	assert_int_equal(t.n, 0);
+	ps_tasks_release(&t);
+	assert_int_equal(ps_tasks_read(0x7ffffff0, &t), PS_ENOPROC);
+	ps_tasks_release(&t);
+}
+
+/* ---- a child to pause ---- */
+
+struct shared {
+	volatile uint64_t count[NSPIN];
+	volatile pid_t tid[NSPIN];
+	volatile int started;
+	volatile int usr1_tid;   /* the thread that handled SIGUSR1 */
+	volatile int usr1_count;
+	volatile int rt_count;   /* SIGRTMIN handled, each exactly once */
+};
+
+static struct shared *g_sh; /* the child inherits it */
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	g_sh->usr1_tid = gettid();
+	__atomic_fetch_add(&g_sh->usr1_count, 1, __ATOMIC_SEQ_CST);
+}
+
+static void on_rt(int sig)
+{
+	(void)sig;
+	__atomic_fetch_add(&g_sh->rt_count, 1, __ATOMIC_SEQ_CST);
+}
+
+static void spin(int i)
+{
+	g_sh->tid[i] = gettid();
+	__atomic_fetch_add(&g_sh->started, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+		g_sh->count[i]++;
+}
+
+static void *spin_thread(void *arg)
+{
+	spin((int)(intptr_t)arg);
+	return NULL;
+}
+
+static void child_main(pid_t parent)
+{
+	struct sigaction sa;
+	sigset_t all;
+
+	/* never outlive the test */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	alarm(60);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_rt;
+	sigaction(SIGRTMIN, &sa, NULL);
+	for (int i = 1; i < NSPIN; i++) {
+		pthread_t th;
+		if (pthread_create(&th, NULL, spin_thread, (void *)(intptr_t)i) != 0)
+			_exit(2);
+	}
+	spin(0);
+	_exit(3);
+}
+
+struct fx {
+	struct shared *sh;
+	pid_t child;
+	struct ps_pause pz;
+	sigset_t mask0;
+};
+
+static int child_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	sigprocmask(SIG_BLOCK, NULL, &f->mask0);
+	f->sh = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (f->sh == MAP_FAILED) {
+		free(f);
+		return -1;
+	}
+	g_sh = f->sh;
+	pid_t parent = getpid();
+	f->child = fork();
+	if (f->child == 0)
+		child_main(parent);
+	*state = f;
+	if (f->child < 0)
+		return -1;
+	for (long end = now_ms() + 5000; now_ms() < end; sleep_ms(1))
+		if (f->sh->started == NSPIN)
+			return 0;
+	return -1; /* teardown is not run when setup fails: clean up here */
+}
+
+static void reap(pid_t pid)
+{
+	int status;
+	kill(pid, SIGKILL);
+	/* __WALL: the child may still be (or have been) traced by us */
+	while (waitpid(pid, &status, __WALL) == pid && !WIFEXITED(status) &&
+	       !WIFSIGNALED(status))
+		;
+}
+
+static int child_teardown(void **state)
+{
+	struct fx *f = *state;
+	if (!f)
+		return 0;
+	ps_resume(&f->pz);
+	sigprocmask(SIG_SETMASK, &f->mask0, NULL);
+	if (f->child > 0)
+		reap(f->child);
+	if (f->sh != MAP_FAILED)
+		munmap(f->sh, sizeof(struct shared));
+	g_sh = NULL;
+	free(f);
+	*state = NULL;
+	return 0;
+}
+
+/* cmocka skips teardown after a failed setup: wrap setup to clean up. */
+static int spinning_child(void **state)
+{
+	*state = NULL;
+	if (child_setup(state) == 0)
+		return 0;
+	child_teardown(state);
+	return -1;
+}
+
+static void snapshot(const struct fx *f, uint64_t out[NSPIN])
+{
+	for (int i = 0; i < NSPIN; i++)
+		out[i] = f->sh->count[i];
+}
+
+/* Whether every counter moves past base within ms. */
+static int all_advance(const struct fx *f, const uint64_t base[NSPIN], long ms)
+{
+	for (long end = now_ms() + ms;; sleep_ms(1)) {
+		int moved = 0;
+		for (int i = 0; i < NSPIN; i++)
+			moved += f->sh->count[i] != base[i];
+		if (moved == NSPIN)
+			return 1;
+		if (now_ms() > end)
+			return 0;
+	}
+}
+
+/* Whether, within ms, no task of pid is in a tracing stop any more. */
+static int none_traced_within(pid_t pid, long ms)
+{
+	for (long end = now_ms() + ms;; sleep_ms(1)) {
+		int traced;
+		int n = count_states(pid, 't', &traced);
+		if (n > 0 && traced == 0)
+			return 1;
+		if (now_ms() > end)
+			return 0;
+	}
+}
+
+static void assert_all_stopped(const struct fx *f)
+{
+	int traced;
+	int n = count_states(f->child, 't', &traced);
+	assert_int_equal(n, NSPIN);
+	assert_int_equal(traced, NSPIN);
+	for (int i = 0; i < NSPIN; i++)
+		assert_int_equal(proc_state(f->child, f->sh->tid[i]), 't');
+}
+
+static void test_pause_stops_every_thread_and_resume_restarts_them(void **state)
+{
+	struct fx *f = *state;
+	struct ps_errmsg e = { 0 };
+	uint64_t before[NSPIN], c1[NSPIN], c2[NSPIN];
+
+	/* the child really runs before we pause it */
+	snapshot(f, before);
+	assert_true(all_advance(f, before, 2000));
+
+	assert_int_equal(ps_pause(f->child, &f->pz, 2000, &e), PS_OK);
+	assert_int_equal(f->pz.active, 1);
+	assert_int_equal(f->pz.pid, f->child);
+	assert_int_equal(f->pz.n, NSPIN);
+	assert_all_stopped(f);
+	snapshot(f, c1);
+	sleep_ms(50);
+	snapshot(f, c2);
+	assert_memory_equal(c1, c2, sizeof(c1));
+	assert_all_stopped(f);
+
+	ps_resume(&f->pz);
+	assert_int_equal(f->pz.active, 0);
+	assert_int_equal(f->pz.n, 0);
+	assert_null(f->pz.tid);
+	assert_true(all_advance(f, c2, 2000));
+	assert_true(none_traced_within(f->child, 2000));
+
+	/* resuming twice is harmless: the child keeps running */
+	ps_resume(&f->pz);
+	assert_int_equal(f->pz.active, 0);
+	snapshot(f, c1);
+	assert_true(all_advance(f, c1, 2000));
+	assert_true(none_traced_within(f->child, 100));
+}
+
+static void test_pause_repeatedly(void **state)
+{
+	struct fx *f = *state;
+	struct ps_errmsg e = { 0 };
+	uint64_t c1[NSPIN], c2[NSPIN];
+
+	for (int round = 0; round < 20; round++) {
+		assert_int_equal(ps_pause(f->child, &f->pz, 2000, &e), PS_OK);
+		assert_all_stopped(f);
+		snapshot(f, c1);
+		sleep_ms(2);
+		snapshot(f, c2);
+		assert_memory_equal(c1, c2, sizeof(c1));
+		ps_resume(&f->pz);
+		assert_true(all_advance(f, c2, 2000));
+	}
+	assert_true(none_traced_within(f->child, 2000));
+}
+
+static void test_signal_sent_while_paused_is_delivered_after_resume(void **state)
+{
+	struct fx *f = *state;
+	struct ps_errmsg e = { 0 };
+	pid_t target = f->sh->tid[2];
+
+	assert_int_equal(ps_pause(f->child, &f->pz, 2000, &e), PS_OK);
+	/* to one thread, and to the process (any thread may take it) */
+	assert_int_equal(tgkill(f->child, target, SIGUSR1), 0);
+	sleep_ms(20);
+	assert_int_equal(f->sh->usr1_count, 0); /* stopped threads run no handler */
+	assert_all_stopped(f);
+	ps_resume(&f->pz);
+
+	for (long end = now_ms() + 2000; now_ms() < end && f->sh->usr1_count < 1;)
+		sleep_ms(1);
+	assert_int_equal(f->sh->usr1_count, 1);
+	assert_int_equal(f->sh->usr1_tid, target);
+
+	assert_int_equal(ps_pause(f->child, &f->pz, 2000, &e), PS_OK);
+	assert_int_equal(kill(f->child, SIGUSR1), 0);
+	sleep_ms(20);
+	assert_int_equal(f->sh->usr1_count, 1);
+	ps_resume(&f->pz);
+	for (long end = now_ms() + 2000; now_ms() < end && f->sh->usr1_count < 2;)
+		sleep_ms(1);
+	assert_int_equal(f->sh->usr1_count, 2);
+}
+
+/* Signals that arrive just as we attach stop the thread in a
+ * signal-delivery-stop; ps_pause must hand them back on resume, exactly
+ * once. Real-time signals queue, so every one sent must be handled once. */
+static void test_signals_racing_pause_are_neither_lost_nor_duplicated(void **state)
+{
+	struct fx *f = *state;
+	struct ps_errmsg e = { 0 };
+	const int rounds = 60;
+	int sent = 0;
+
+	for (int i = 0; i < rounds; i++) {
+		pid_t tid = f->sh->tid[i % NSPIN];
+		assert_int_equal(tgkill(f->child, tid, SIGRTMIN), 0);
+		sent++;
+		if (i % 3 == 0) {
+			assert_int_equal(tgkill(f->child, f->sh->tid[(i + 1) % NSPIN], SIGRTMIN), 0);
+			sent++;
+		}
+		assert_int_equal(ps_pause(f->child, &f->pz, 2000, &e), PS_OK);
+		assert_all_stopped(f);
+		ps_resume(&f->pz);
+	}
+	for (long end = now_ms() + 3000; now_ms() < end && f->sh->rt_count < sent;)
+		sleep_ms(1);
+	sleep_ms(50); /* time for a duplicate to show up */
+	assert_int_equal(f->sh->rt_count, sent);
+	assert_true(none_traced_within(f->child, 2000));
+}
+
+static void test_pause_blocks_termination_signals_until_resume(void **state)
+{
+	struct fx *f = *state;
+	struct ps_errmsg e = { 0 };
+	sigset_t unblock;
+
+	sigemptyset(&unblock);
+	sigaddset(&unblock, SIGINT);
+	sigaddset(&unblock, SIGTERM);
+	sigprocmask(SIG_UNBLOCK, &unblock, NULL);
+	assert_false(signal_blocked(SIGINT));
+	assert_false(signal_blocked(SIGTERM));
+
+	assert_int_equal(ps_pause(f->child, &f->pz, 2000, &e), PS_OK);
+	assert_true(signal_blocked(SIGINT));
+	assert_true(signal_blocked(SIGTERM));
+	assert_true(signal_blocked(SIGHUP));
+	assert_false(signal_blocked(SIGUSR2)); /* only termination signals */
+	ps_resume(&f->pz);
+	assert_false(signal_blocked(SIGINT));
+	assert_false(signal_blocked(SIGTERM));
+
+	/* the mask is restored, not merely unblocked: SIGTERM blocked before
+	 * the pause stays blocked after it */
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	assert_int_equal(ps_pause(f->child, &f->pz, 2000, &e), PS_OK);
+	assert_true(signal_blocked(SIGINT));
+	ps_resume(&f->pz);
+	assert_false(signal_blocked(SIGINT));
+	assert_true(signal_blocked(SIGTERM));
+	/* and a second resume does not touch the mask again */
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
+	ps_resume(&f->pz);
+	assert_false(signal_blocked(SIGTERM));
+}
+
+static void test_pause_keeps_a_stopped_child_stopped(void **state)
+{
+	struct fx *f = *state;
+	struct ps_errmsg e = { 0 };
+	uint64_t c1[NSPIN], c2[NSPIN];
+	int stopped, n;
+
+	assert_int_equal(kill(f->child, SIGSTOP), 0);
+	for (long end = now_ms() + 2000; now_ms() < end; sleep_ms(1))
+		if (count_states(f->child, 'T', &stopped) == NSPIN && stopped == NSPIN)
+			break;
+	n = count_states(f->child, 'T', &stopped);
+	assert_int_equal(stopped, NSPIN);
+
+	assert_int_equal(ps_pause(f->child, &f->pz, 2000, &e), PS_OK);
+	ps_resume(&f->pz);
+	/* still stopped by the job-control stop, not running */
+	sleep_ms(20);
+	snapshot(f, c1);
+	sleep_ms(50);
+	snapshot(f, c2);
+	assert_memory_equal(c1, c2, sizeof(c1));
+	n = count_states(f->child, 'T', &stopped);
+	assert_int_equal(n, NSPIN);
+	assert_int_equal(stopped, NSPIN);
+
+	assert_int_equal(kill(f->child, SIGCONT), 0);
+	assert_true(all_advance(f, c2, 2000));
+}
+
+static void test_pause_missing_pid_fails_and_keeps_mask(void **state)
+{
+	struct ps_pause pz = { 0 };
+	struct ps_errmsg e = { 0 };
+	sigset_t before, after;
+	char want[32];
+
+	(void)state;
+	pid_t pid = gone_pid();
+	snprintf(want, sizeof(want), "%d", (int)pid);
+	sigprocmask(SIG_BLOCK, NULL, &before);
+	int rc = ps_pause(pid, &pz, 500, &e);
+	sigprocmask(SIG_BLOCK, NULL, &after);
+	assert_int_equal(rc, PS_ENOPROC);
+	assert_int_equal(e.code, PS_ENOPROC);
+	assert_non_null(strstr(e.msg, want));
+	assert_int_equal(pz.active, 0);
+	assert_int_equal(pz.n, 0);
+	for (int s = 1; s < NSIG; s++)
+		assert_int_equal(sigismember(&before, s), sigismember(&after, s));
+	ps_resume(&pz); /* harmless after a failed pause */
+	sigprocmask(SIG_BLOCK, NULL, &after);
+	for (int s = 1; s < NSIG; s++)
+		assert_int_equal(sigismember(&before, s), sigismember(&after, s));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stat_state_plain_lines),
+		cmocka_unit_test(test_stat_state_comm_with_parens_and_spaces),
+		cmocka_unit_test(test_stat_state_unparsable_is_unknown),
+		cmocka_unit_test(test_tasks_read_self_is_running),
+		cmocka_unit_test(test_tasks_read_self_sees_sleeping_thread),
+		cmocka_unit_test(test_tasks_read_missing_pid_is_enoproc),
+		cmocka_unit_test_setup_teardown(test_pause_stops_every_thread_and_resume_restarts_them,
+						spinning_child, child_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_repeatedly,
+						spinning_child, child_teardown),
+		cmocka_unit_test_setup_teardown(test_signal_sent_while_paused_is_delivered_after_resume,
+						spinning_child, child_teardown),
+		cmocka_unit_test_setup_teardown(test_signals_racing_pause_are_neither_lost_nor_duplicated,
+						spinning_child, child_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_blocks_termination_signals_until_resume,
+						spinning_child, child_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_keeps_a_stopped_child_stopped,
+						spinning_child, child_teardown),
+		cmocka_unit_test(test_pause_missing_pid_fails_and_keeps_mask),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
