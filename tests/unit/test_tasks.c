@@ -327,7 +327,7 @@ static int child_setup(void **state)
 	for (long end = now_ms() + 5000; now_ms() < end; sleep_ms(1))
 		if (f->sh->started == NSPIN)
 			return 0;
-	return -1; /* teardown is not run when setup fails: clean up here */
+	return -1; /* spinning_child cleans up */
 }
 
 static void reap(pid_t pid)
