@@ -375,6 +375,16 @@ def compare_dump(exp, dump, target, interp, mode):
     if 'libpython' not in py or not same_path(py.get('libpython'), lib):
         problems.append('python.libpython %r, expected %r'
                         % (py.get('libpython', '(absent)'), lib))
+    # how the interpreter was found: the mode decides it, and 3.13+ must
+    # have used the target's own _Py_DebugOffsets
+    want_found = 'scan' if mode == '--force-scan' else 'symbols'
+    if py.get('found_by') != want_found:
+        problems.append('python.found_by %r, expected %r'
+                        % (py.get('found_by'), want_found))
+    want_dbg = tuple(int(x) for x in exp['python_version'].split('.')[:2]) >= (3, 13)
+    if py.get('debug_offsets') is not want_dbg:
+        problems.append('python.debug_offsets %r, expected %r'
+                        % (py.get('debug_offsets'), want_dbg))
     cmd = proc_cmdline(pid)
     if dump.get('command') != cmd:
         problems.append('command %r, expected %r' % (dump.get('command'), cmd))

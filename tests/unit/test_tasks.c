@@ -239,9 +239,11 @@ struct shared {
 	volatile int usr1_tid;   /* the thread that handled SIGUSR1 */
 	volatile int usr1_count;
 	volatile int rt_count;   /* SIGRTMIN handled, each exactly once */
+	volatile uint64_t churned; /* short-lived threads started */
 };
 
 static struct shared *g_sh; /* the child inherits it */
+static int g_churn;         /* the child also starts threads all the time */
 
 static void on_usr1(int sig)
 {
@@ -270,6 +272,24 @@ static void *spin_thread(void *arg)
 	return NULL;
 }
 
+static void *short_lived(void *arg)
+{
+	(void)arg;
+	g_sh->churned++;
+	return NULL;
+}
+
+static void *churn(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_t th;
+		if (pthread_create(&th, NULL, short_lived, NULL) == 0)
+			pthread_join(th, NULL);
+	}
+	return NULL;
+}
+
 static void child_main(pid_t parent)
 {
 	struct sigaction sa;
@@ -293,8 +313,32 @@ static void child_main(pid_t parent)
 		if (pthread_create(&th, NULL, spin_thread, (void *)(intptr_t)i) != 0)
 			_exit(2);
 	}
+	if (g_churn) {
+		pthread_t th;
+		if (pthread_create(&th, NULL, churn, NULL) != 0)
+			_exit(2);
+	}
 	spin(0);
 	_exit(3);
+}
+
+struct sender {
+	pid_t pid;
+	volatile pid_t *tid;
+	volatile int stop;
+	int sent;
+};
+
+static void *send_signals(void *arg)
+{
+	struct sender *s = arg;
+	for (unsigned k = 0; !s->stop; k++) {
+		if (tgkill(s->pid, s->tid[k % NSPIN], SIGRTMIN) == 0)
+			s->sent++;
+		struct timespec ts = { 0, 20000 };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
 }
 
 struct fx {
@@ -302,6 +346,9 @@ struct fx {
 	pid_t child;
 	struct ps_pause pz;
 	sigset_t mask0;
+	struct sender sender;     /* a thread of ours signalling the child */
+	pthread_t sender_thread;
+	int sender_running;
 };
 
 static int child_setup(void **state)
@@ -325,7 +372,7 @@ static int child_setup(void **state)
 	if (f->child < 0)
 		return -1;
 	for (long end = now_ms() + 5000; now_ms() < end; sleep_ms(1))
-		if (f->sh->started == NSPIN)
+		if (f->sh->started == NSPIN && (!g_churn || f->sh->churned > 0))
 			return 0;
 	return -1; /* spinning_child cleans up */
 }
@@ -345,6 +392,10 @@ static int child_teardown(void **state)
 	struct fx *f = *state;
 	if (!f)
 		return 0;
+	if (f->sender_running) {
+		f->sender.stop = 1;
+		pthread_join(f->sender_thread, NULL);
+	}
 	ps_resume(&f->pz);
 	sigprocmask(SIG_SETMASK, &f->mask0, NULL);
 	if (f->child > 0)
@@ -365,6 +416,14 @@ static int spinning_child(void **state)
 		return 0;
 	child_teardown(state);
 	return -1;
+}
+
+static int churning_child(void **state)
+{
+	g_churn = 1;
+	int rc = spinning_child(state);
+	g_churn = 0;
+	return rc;
 }
 
 static void snapshot(const struct fx *f, uint64_t out[NSPIN])
@@ -494,32 +553,39 @@ static void test_signal_sent_while_paused_is_delivered_after_resume(void **state
 	assert_int_equal(f->sh->usr1_count, 2);
 }
 
-/* Signals that arrive just as we attach stop the thread in a
- * signal-delivery-stop; ps_pause must hand them back on resume, exactly
- * once. Real-time signals queue, so every one sent must be handled once. */
+/* Signals sent while we pause: some arrive before the thread is seized,
+ * some while it is stopped, and some between PTRACE_SEIZE and the
+ * interrupt, stopping the thread in a signal-delivery-stop that ps_pause
+ * must hand back on resume. Real-time signals queue, so every one sent must
+ * be handled exactly once, whichever way it went. */
 static void test_signals_racing_pause_are_neither_lost_nor_duplicated(void **state)
 {
 	struct fx *f = *state;
 	struct ps_errmsg e = { 0 };
-	const int rounds = 60;
-	int sent = 0;
+	uint64_t c1[NSPIN], c2[NSPIN];
 
-	for (int i = 0; i < rounds; i++) {
-		pid_t tid = f->sh->tid[i % NSPIN];
-		assert_int_equal(tgkill(f->child, tid, SIGRTMIN), 0);
-		sent++;
-		if (i % 3 == 0) {
-			assert_int_equal(tgkill(f->child, f->sh->tid[(i + 1) % NSPIN], SIGRTMIN), 0);
-			sent++;
-		}
+	f->sender = (struct sender){ f->child, f->sh->tid, 0, 0 };
+	assert_int_equal(pthread_create(&f->sender_thread, NULL, send_signals, &f->sender), 0);
+	f->sender_running = 1;
+	for (int i = 0; i < 200; i++) {
 		assert_int_equal(ps_pause(f->child, &f->pz, 2000, &e), PS_OK);
+		snapshot(f, c1);
 		assert_all_stopped(f);
+		/* a signal handed back on resume is the one that was sent */
+		for (size_t k = 0; k < f->pz.n; k++)
+			assert_true(f->pz.sig[k] == 0 || f->pz.sig[k] == SIGRTMIN);
+		snapshot(f, c2);
+		assert_memory_equal(c1, c2, sizeof(c1));
 		ps_resume(&f->pz);
 	}
-	for (long end = now_ms() + 3000; now_ms() < end && f->sh->rt_count < sent;)
+	f->sender.stop = 1;
+	pthread_join(f->sender_thread, NULL);
+	f->sender_running = 0;
+	assert_true(f->sender.sent > 0);
+	for (long end = now_ms() + 3000; now_ms() < end && f->sh->rt_count < f->sender.sent;)
 		sleep_ms(1);
 	sleep_ms(50); /* time for a duplicate to show up */
-	assert_int_equal(f->sh->rt_count, sent);
+	assert_int_equal(f->sh->rt_count, f->sender.sent);
 	assert_true(none_traced_within(f->child, 2000));
 }
 
@@ -592,6 +658,36 @@ static void test_pause_keeps_a_stopped_child_stopped(void **state)
 	assert_true(all_advance(f, c2, 2000));
 }
 
+static void test_pause_catches_threads_started_while_attaching(void **state)
+{
+	struct fx *f = *state;
+	struct ps_errmsg e = { 0 };
+	uint64_t c1[NSPIN], c2[NSPIN], k1, k2;
+
+	for (int round = 0; round < 50; round++) {
+		int rc = ps_pause(f->child, &f->pz, 2000, &e);
+		if (rc != PS_OK)
+			print_error("round %d: %s\n", round, e.msg);
+		assert_int_equal(rc, PS_OK);
+		int traced, n = count_states(f->child, 't', &traced);
+		assert_true(n >= NSPIN + 1);
+		assert_int_equal(traced, n);
+		snapshot(f, c1);
+		k1 = f->sh->churned;
+		sleep_ms(5);
+		snapshot(f, c2);
+		k2 = f->sh->churned;
+		assert_memory_equal(c1, c2, sizeof(c1));
+		assert_true(k1 == k2); /* no thread escaped the pause */
+		ps_resume(&f->pz);
+	}
+	assert_true(all_advance(f, c2, 2000));
+	for (long end = now_ms() + 2000; now_ms() < end && f->sh->churned == k2;)
+		sleep_ms(1);
+	assert_true(f->sh->churned != k2);
+	assert_true(none_traced_within(f->child, 2000));
+}
+
 static void test_pause_missing_pid_fails_and_keeps_mask(void **state)
 {
 	struct ps_pause pz = { 0 };
@@ -639,6 +735,8 @@ int main(void)
 						spinning_child, child_teardown),
 		cmocka_unit_test_setup_teardown(test_pause_keeps_a_stopped_child_stopped,
 						spinning_child, child_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_catches_threads_started_while_attaching,
+						churning_child, child_teardown),
 		cmocka_unit_test(test_pause_missing_pid_fails_and_keeps_mask),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,2 +1,0 @@
-build-san/lib/ps_text.o: lib/ps_text.c lib/ps_text.h
-lib/ps_text.h:

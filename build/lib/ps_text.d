@@ -1,2 +1,0 @@
-build/lib/ps_text.o: lib/ps_text.c lib/ps_text.h
-lib/ps_text.h:

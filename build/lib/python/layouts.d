@@ -1,2 +1,0 @@
-build/lib/python/layouts.o: lib/python/layouts.c lib/ps_layout.h
-lib/ps_layout.h:

@@ -1,3 +1,0 @@
-build/tests/unit/test_layouts.o: tests/unit/test_layouts.c \
- lib/ps_layout.h
-lib/ps_layout.h:

@@ -1,4 +1,0 @@
-build/tests/unit/test_lines.o: tests/unit/test_lines.c lib/ps_lines.h \
- tests/unit/line_vectors.h
-lib/ps_lines.h:
-tests/unit/line_vectors.h:
