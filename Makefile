@@ -48,6 +48,9 @@ MANS := $(wildcard man/*.[1-8])
 
 all: $(TOOL_BINS)
 
+# keep object files of tests and tools (make would delete them as intermediates)
+.SECONDARY:
+
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")

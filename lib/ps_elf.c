@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct ps_sym {
@@ -174,10 +175,11 @@ static int add_symtab(struct ps_elf *p, Elf_Scn *scn, const GElf_Shdr *sh,
 		name = elf_strptr(p->elf, sh->sh_link, s.st_name);
 		if (!name || !*name)
 			continue;
-		p->syms[p->nsyms++] = (struct ps_sym){
+		p->syms[p->nsyms] = (struct ps_sym){
 			.name = name, .value = s.st_value, .size = s.st_size,
 			.rank = sym_rank(dynamic, &s), .index = (uint32_t)p->nsyms,
 		};
+		p->nsyms++;
 	}
 	return PS_OK;
 }
@@ -266,6 +268,7 @@ static int find_first_load(struct ps_elf *p, const char *path,
 
 static int open_elf(struct ps_elf *p, const char *path, struct ps_errmsg *e)
 {
+	struct stat st;
 	int rc;
 
 	p->fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -274,6 +277,9 @@ static int open_elf(struct ps_elf *p, const char *path, struct ps_errmsg *e)
 		return ps_error(e, ps_err_from_errno(err), "cannot open '%s': %s",
 				path, strerror(err));
 	}
+	/* libelf's message for a directory is "invalid file descriptor". */
+	if (fstat(p->fd, &st) == 0 && !S_ISREG(st.st_mode))
+		return ps_error(e, PS_EINVAL, "'%s' is not a regular file", path);
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return ps_error(e, PS_EUNSUPPORTED, "libelf is out of date");
 	/* libelf keeps using fd (when mmap is not possible): keep it open. */
@@ -364,7 +370,7 @@ static Elf_Scn *find_section(const struct ps_elf *elf, const char *name,
 	for (Elf_Scn *s = elf_nextscn(elf->elf, NULL); s;
 	     s = elf_nextscn(elf->elf, s)) {
 		const char *n;
-		if (!gelf_getshdr(s, sh))
+		if (!gelf_getshdr(s, sh) || sh->sh_type == SHT_NULL)
 			continue;
 		n = elf_strptr(elf->elf, elf->shstrndx, sh->sh_name);
 		if (n && strcmp(n, name) == 0)

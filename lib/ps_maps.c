@@ -279,15 +279,16 @@ static int same_file(const char *mpath, const char *path)
 }
 
 /* Do the mappings from i on look like the loader's image of the file: a
- * contiguous run of mappings of it, at non-decreasing offsets, one of them
+ * contiguous run of mappings of it, at increasing offsets, one of them
  * executable? A plain mmap of the whole file (libelf's own when a process
  * inspects itself, or a program reading its libraries as data) also has
- * the right path and offset 0, but no executable part. */
+ * the right path and offset 0, but no executable part; if it happens to
+ * end where the image starts, the offset going back to 0 ends the run. */
 static int looks_loaded(const struct ps_maps *m, size_t i, const char *path)
 {
 	for (size_t j = i; j < m->n; j++) {
 		const struct ps_map *p = &m->v[j], *q = &m->v[j - (j > i)];
-		if (j > i && (p->start != q->end || p->offset < q->offset ||
+		if (j > i && (p->start != q->end || p->offset <= q->offset ||
 			      !same_file(p->path, path)))
 			break;
 		if (p->perms & PS_MAP_X)
@@ -304,6 +305,8 @@ int ps_maps_load_bias(const struct ps_maps *m, const char *path,
 	uint64_t mask = ~((uint64_t)(ps > 0 ? ps : 4096) - 1);
 	const struct ps_map *found = NULL;
 
+	if (!*path)
+		return PS_EINVAL; /* anonymous mappings are no file */
 	/* The loader maps the first PT_LOAD from its page-aligned offset to
 	 * bias + its page-aligned vaddr; that mapping gives the bias. When
 	 * several match, prefer one that looks like a loaded image (files

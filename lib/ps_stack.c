@@ -373,7 +373,7 @@ static void fill_idle(struct ps_snapshot *s, const struct ps_tasks *tasks)
 
 /* threading._active maps get_ident() to Thread objects; the name is the
  * Thread's _name (_Thread__name on 2.7, mangled). */
-static void fill_names(struct ps_proc *p, struct ps_snapshot *s)
+void ps_snapshot_names(struct ps_proc *p, struct ps_snapshot *s)
 {
 	uint64_t modules, threading, mdict, active;
 	struct ps_kv kv[256];
@@ -431,7 +431,7 @@ int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
 	fill_tids(p, s, tasks);
 	fill_idle(s, tasks);
 	if (flags & PS_SNAP_NAMES)
-		fill_names(p, s);
+		ps_snapshot_names(p, s);
 	ps_tasks_release(&own);
 	return PS_OK;
 }

@@ -54,6 +54,11 @@ int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
 		     const struct ps_tasks *tasks, struct ps_errmsg *e);
 void ps_snapshot_release(struct ps_snapshot *s);
 
+/* Look up the threading names of a snapshot's threads (what PS_SNAP_NAMES
+ * does; costs a walk of sys.modules, so samplers do it only when a thread
+ * they have not named yet appears). */
+void ps_snapshot_names(struct ps_proc *p, struct ps_snapshot *s);
+
 /* The local variables of a frame: for each bound local, its name, whether
  * it is an argument and its value's address. */
 struct ps_local {

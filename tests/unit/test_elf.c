@@ -277,6 +277,7 @@ static void test_not_elf(void **state)
 
 	/* A directory opens but is no ELF file. */
 	assert_int_equal(ps_elf_open(tmpdir, &elf, &e), PS_EINVAL);
+	assert_non_null(strstr(e.msg, "not a regular file"));
 	ps_elf_free(NULL);
 }
 

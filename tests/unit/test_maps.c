@@ -149,7 +149,8 @@ static void test_find_path(void **state)
 
 /* A PIE python, a non-PIE python and a libpython, the way ld.so maps them;
  * plus a whole-file data mapping of the library (as libelf makes when a
- * process reads its own libraries) below its loaded image. */
+ * process reads its own libraries) just below its loaded image, and one
+ * far below. */
 static const char bias_text[] =
 	"00400000-00401000 r--p 00000000 08:01 10 /usr/bin/python2.7\n"
 	"00401000-00600000 r-xp 00001000 08:01 10 /usr/bin/python2.7\n"
@@ -157,6 +158,7 @@ static const char bias_text[] =
 	"55d0c0000000-55d0c0020000 r--p 00000000 08:01 11 /usr/bin/python3.11\n"
 	"55d0c0020000-55d0c0300000 r-xp 00020000 08:01 11 /usr/bin/python3.11\n"
 	"7f1000000000-7f1000400000 r--p 00000000 08:01 12 /usr/lib/libpython3.11.so.1.0\n"
+	"7f1fffc00000-7f2000000000 r--p 00000000 08:01 12 /usr/lib/libpython3.11.so.1.0\n"
 	"7f2000000000-7f2000100000 r--p 00000000 08:01 12 /usr/lib/libpython3.11.so.1.0\n"
 	"7f2000100000-7f2000200000 ---p 00100000 08:01 12 /usr/lib/libpython3.11.so.1.0\n"
 	"7f2000200000-7f2000300000 r-xp 00200000 08:01 12 /usr/lib/libpython3.11.so.1.0\n"
@@ -206,6 +208,7 @@ static void test_load_bias(void **state)
 	assert_int_equal(ps_maps_load_bias(&m, "/tmp/x.so", 0, 0, &bias), PS_OK);
 	assert_int_equal(bias, 0x7f4000000000ull);
 
+	assert_int_equal(ps_maps_load_bias(&m, "", 0, 0, &bias), PS_EINVAL);
 	/* Missing path, no mapping at that offset, prefix is not enough. */
 	assert_int_equal(ps_maps_load_bias(&m, "/usr/bin/python3", 0, 0, &bias),
 			 PS_EINVAL);

@@ -1,0 +1,310 @@
+/* The sampling loop. */
+#include "ps_sampler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ps_tasks.h"
+
+#define NS 1000000000ull
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	stop_signal = sig;
+}
+
+uint64_t ps_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ps_wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+}
+
+int ps_launch(char *const argv[], pid_t *pid, struct ps_errmsg *e)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return ps_error(e, PS_EIO, "cannot start '%s': %s", argv[0], strerror(errno));
+	pid_t c = fork();
+	if (c < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return ps_error(e, PS_EIO, "cannot start '%s': %s", argv[0], strerror(errno));
+	}
+	if (c == 0) {
+		int err;
+		close(fds[0]);
+		execvp(argv[0], argv);
+		err = errno;
+		if (write(fds[1], &err, sizeof(err)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(fds[1]);
+	int err = 0;
+	ssize_t n;
+	do
+		n = read(fds[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(fds[0]);
+	if (n == (ssize_t)sizeof(err)) {
+		waitpid(c, NULL, 0);
+		return ps_error(e, PS_EIO, "cannot run '%s': %s", argv[0], strerror(err));
+	}
+	*pid = c;
+	return PS_OK;
+}
+
+static void install_handlers(struct sigaction *old)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop; /* no SA_RESTART: sleeps end at once */
+	sigemptyset(&sa.sa_mask);
+	stop_signal = 0;
+	sigaction(SIGINT, &sa, &old[0]);
+	sigaction(SIGTERM, &sa, &old[1]);
+	sigaction(SIGHUP, &sa, &old[2]);
+	signal(SIGPIPE, SIG_IGN); /* a closed pipe is an EPIPE from write */
+}
+
+static void restore_handlers(const struct sigaction *old)
+{
+	sigaction(SIGINT, &old[0], NULL);
+	sigaction(SIGTERM, &old[1], NULL);
+	sigaction(SIGHUP, &old[2], NULL);
+}
+
+/* Whether a launched child has exited (reaping it), or a target is gone. */
+static int target_gone(pid_t pid, int child, struct ps_sampler_stats *st)
+{
+	if (child) {
+		int status;
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid) {
+			st->child_status = status;
+			return 1;
+		}
+		return r < 0;
+	}
+	return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Open the target; a launched command needs a moment to become a python
+ * with an interpreter, so it is retried until then. */
+static int open_target(const struct ps_sampler_opts *o, pid_t pid, int child,
+		       struct ps_proc **p, struct ps_sampler_stats *st, struct ps_errmsg *e)
+{
+	double limit = o->startup_timeout_s > 0 ? o->startup_timeout_s : 10;
+	uint64_t deadline = ps_now_ns() + (uint64_t)(limit * NS);
+	for (;;) {
+		int rc = ps_proc_open(p, pid, o->open_flags, e);
+		if (rc == PS_OK || !child || rc == PS_EPERM || rc == PS_EVERSION)
+			return rc;
+		if (target_gone(pid, child, st)) {
+			st->target_exited = 1;
+			return ps_error(e, PS_EGONE, "the command exited before python started");
+		}
+		if (stop_signal || ps_now_ns() > deadline)
+			return rc;
+		struct timespec ts = { 0, 2000000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Thread names by thread id. Looking names up walks sys.modules, so it is
+ * done only when a thread we have not named appears, and every few seconds
+ * (a thread may be renamed); other snapshots take names from here. */
+#define NAMES_MAX 4096
+#define NAMES_REFRESH_NS (5 * NS)
+
+struct names {
+	uint64_t id[NAMES_MAX];
+	char name[NAMES_MAX][128];
+	size_t n;
+	uint64_t refreshed;
+};
+
+static const char *names_get(const struct names *nm, uint64_t id)
+{
+	for (size_t i = 0; i < nm->n; i++)
+		if (nm->id[i] == id)
+			return nm->name[i];
+	return NULL;
+}
+
+static int names_complete(const struct names *nm, const struct ps_snapshot *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!names_get(nm, s->threads[i].thread_id))
+			return 0;
+	return 1;
+}
+
+/* Remember the names just looked up (forgetting threads that are gone). */
+static void names_store(struct names *nm, const struct ps_snapshot *s, uint64_t now)
+{
+	nm->n = 0;
+	for (size_t i = 0; i < s->n && nm->n < NAMES_MAX; i++) {
+		nm->id[nm->n] = s->threads[i].thread_id;
+		memcpy(nm->name[nm->n++], s->threads[i].name, sizeof(s->threads[i].name));
+	}
+	nm->refreshed = now;
+}
+
+static void names_fill(const struct names *nm, struct ps_snapshot *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const char *n = names_get(nm, s->threads[i].thread_id);
+		if (n)
+			memcpy(s->threads[i].name, n, sizeof(s->threads[i].name));
+	}
+}
+
+/* One snapshot: states first (a paused thread looks stopped), then pause,
+ * read, resume. Nothing returns between pause and resume. */
+static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct ps_snapshot *s,
+		    struct names *nm, uint64_t now, struct ps_errmsg *e)
+{
+	struct ps_tasks tasks = { 0 };
+	struct ps_pause pz = { 0 };
+	int rc = ps_tasks_read(p->pid, &tasks);
+	if (rc == PS_OK && !o->nonblocking)
+		rc = ps_pause(p->pid, &pz, 500, e);
+	if (rc == PS_OK) {
+		rc = ps_snapshot_take(p, s, 0, &tasks, e);
+		if (rc == PS_OK) {
+			if (!names_complete(nm, s) || now - nm->refreshed >= NAMES_REFRESH_NS) {
+				ps_snapshot_names(p, s);
+				names_store(nm, s, now);
+			} else {
+				names_fill(nm, s);
+			}
+		}
+		ps_resume(&pz);
+	}
+	ps_tasks_release(&tasks);
+	return rc;
+}
+
+static void status_line(const struct ps_sampler_stats *st, int final)
+{
+	double secs = (double)st->elapsed_ns / NS;
+	fprintf(stderr, "\r%.1fs  %llu samples  %.1f Hz  %llu errors  %llu late%s", secs,
+		(unsigned long long)st->samples, secs > 0 ? (double)st->samples / secs : 0.0,
+		(unsigned long long)st->errors, (unsigned long long)st->late,
+		final ? "\n" : "   ");
+	fflush(stderr);
+}
+
+/* Sleep until the next deadline; account for deadlines we missed. */
+static void wait_deadline(uint64_t *next, uint64_t period, struct ps_sampler_stats *st,
+			  struct ps_sample_sink *sink, struct ps_proc *p)
+{
+	uint64_t now = ps_now_ns();
+	*next += period;
+	if (now >= *next + period) {
+		uint64_t missed = (now - *next) / period;
+		st->late += missed;
+		st->late_ns += now - *next;
+		if (sink->event)
+			sink->event(sink->ctx, p, now, PS_EVENT_LATE, missed, (int64_t)(now - *next));
+		*next += missed * period;
+	}
+	struct timespec ts = { (time_t)(*next / NS), (long)(*next % NS) };
+	while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int child,
+		       struct ps_sample_sink *sink, struct ps_sampler_stats *st)
+{
+	uint64_t period = (uint64_t)(NS / o->rate_hz), t0 = ps_now_ns(), next = t0;
+	uint64_t end = o->duration_s > 0 ? t0 + (uint64_t)(o->duration_s * NS) : 0;
+	uint64_t last_status = t0, pending_errors = 0;
+	static struct names nm; /* large: not on the stack */
+	memset(&nm, 0, sizeof(nm));
+	int rc = sink->start ? sink->start(sink->ctx, p, t0) : PS_OK;
+	while (rc == PS_OK && !stop_signal) {
+		uint64_t now = ps_now_ns();
+		st->elapsed_ns = now - t0;
+		if (end && now >= end)
+			break;
+		if (target_gone(p->pid, child, st)) {
+			st->target_exited = 1;
+			break;
+		}
+		struct ps_snapshot s;
+		struct ps_errmsg e = { 0 };
+		st->ticks++;
+		int src = snapshot(p, o, &s, &nm, now, &e);
+		if (src == PS_OK) {
+			st->samples++;
+			st->errors += s.errors;
+			pending_errors += s.errors;
+			rc = sink->sample(sink->ctx, p, now, &s);
+			ps_snapshot_release(&s);
+		} else {
+			st->errors++;
+			pending_errors++;
+		}
+		if (pending_errors && sink->event && now - last_status >= NS / 2) {
+			sink->event(sink->ctx, p, now, PS_EVENT_ERRORS, pending_errors, 0);
+			pending_errors = 0;
+		}
+		if (o->status && now - last_status >= NS) {
+			status_line(st, 0);
+			last_status = now;
+		}
+		wait_deadline(&next, period, st, sink, p);
+	}
+	if (pending_errors && sink->event)
+		sink->event(sink->ctx, p, ps_now_ns(), PS_EVENT_ERRORS, pending_errors, 0);
+	st->elapsed_ns = ps_now_ns() - t0;
+	st->stopped_by = stop_signal;
+	if (o->status)
+		status_line(st, 1);
+	return rc;
+}
+
+int ps_sampler_run(const struct ps_sampler_opts *o, pid_t pid, int child,
+		   struct ps_sample_sink *sink, struct ps_sampler_stats *st,
+		   struct ps_errmsg *e)
+{
+	struct sigaction old[3];
+	struct ps_proc *p = NULL;
+	memset(st, 0, sizeof(*st));
+	st->child_status = -1;
+	if (!(o->rate_hz > 0))
+		return ps_error(e, PS_EUSAGE, "the rate must be positive");
+	install_handlers(old);
+	int rc = open_target(o, pid, child, &p, st, e);
+	if (rc == PS_OK) {
+		rc = sample_loop(o, p, child, sink, st);
+		if (rc)
+			ps_error(e, rc, "cannot write samples: %s", ps_strerror(rc));
+		if (st->target_exited && sink->event)
+			sink->event(sink->ctx, p, ps_now_ns(), PS_EVENT_PROCESS_EXIT, 1,
+				    st->child_status);
+	}
+	ps_proc_free(p);
+	if (stop_signal)
+		st->stopped_by = stop_signal;
+	restore_handlers(old);
+	return rc;
+}

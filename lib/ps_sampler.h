@@ -1,0 +1,72 @@
+/* The sampling loop: fixed rate on absolute deadlines, pausing the target
+ * (unless nonblocking), handing each snapshot to a sink. Shared by
+ * pyspy-sample (sink: the stream writer) and the live modes of the analysis
+ * tools (sink: their aggregators). */
+#ifndef PS_SAMPLER_H
+#define PS_SAMPLER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ps_error.h"
+#include "ps_proc.h"
+#include "ps_stack.h"
+
+struct ps_sampler_opts {
+	double rate_hz;         /* samples per second, > 0 */
+	double duration_s;      /* 0: until the target exits or we are stopped */
+	int nonblocking;        /* never pause the target */
+	int status;             /* one-line status on stderr once a second */
+	unsigned open_flags;    /* PS_OPEN_* */
+	double startup_timeout_s; /* launch mode: how long a command may take
+				     to become a python we can read (0: 10 s) */
+};
+
+enum ps_event_kind {
+	PS_EVENT_ERRORS = 1,    /* count snapshots failed since the last one */
+	PS_EVENT_LATE = 2,      /* count deadlines missed; value: ns behind */
+	PS_EVENT_PROCESS_START = 3,
+	PS_EVENT_PROCESS_EXIT = 4, /* value: exit status as waitpid gives it, or -1 */
+};
+
+struct ps_sample_sink {
+	void *ctx;
+	/* the target is open; t0 is the monotonic time sampling starts at */
+	int (*start)(void *ctx, struct ps_proc *p, uint64_t t0_ns);
+	/* one snapshot, taken at monotonic time t_ns (the target is running
+	 * again by now; s and its code pointers are valid during the call) */
+	int (*sample)(void *ctx, struct ps_proc *p, uint64_t t_ns, const struct ps_snapshot *s);
+	int (*event)(void *ctx, struct ps_proc *p, uint64_t t_ns, enum ps_event_kind kind,
+		     uint64_t count, int64_t value);
+};
+
+struct ps_sampler_stats {
+	uint64_t ticks;         /* deadlines reached */
+	uint64_t samples;       /* snapshots taken */
+	uint64_t errors;        /* snapshots that failed, plus read errors inside */
+	uint64_t late;          /* deadlines missed because we fell behind */
+	uint64_t late_ns;       /* total lateness */
+	uint64_t elapsed_ns;
+	int stopped_by;         /* signal that stopped us, or 0 */
+	int target_exited;      /* the target went away */
+	int child_status;       /* launch mode: waitpid status, -1 if unknown */
+};
+
+/* Start argv as a child (exec failure reported as an error, not a child that
+ * exits 127). */
+int ps_launch(char *const argv[], pid_t *pid, struct ps_errmsg *e);
+
+/* Sample pid until duration, a termination signal (SIGINT, SIGTERM,
+ * SIGHUP), the target's exit, or a sink error. child: pid is our launched
+ * child, to be waited for. Returns PS_OK when sampling ran and ended for one
+ * of those reasons (stats say which), an error when the target could not be
+ * opened. */
+int ps_sampler_run(const struct ps_sampler_opts *o, pid_t pid, int child,
+		   struct ps_sample_sink *sink, struct ps_sampler_stats *st,
+		   struct ps_errmsg *e);
+
+/* Monotonic and wall-clock time in ns. */
+uint64_t ps_now_ns(void);
+uint64_t ps_wall_ns(void);
+
+#endif
