@@ -257,7 +257,10 @@ static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int c
 			st->samples++;
 			st->errors += s.errors;
 			pending_errors += s.errors;
-			rc = sink->sample(sink->ctx, p, now, &s);
+			/* stamped with the tick's deadline, not the instant the
+			 * read began: regular times compress to almost nothing,
+			 * and lateness is reported by LATE events */
+			rc = sink->sample(sink->ctx, p, next, &s);
 			ps_snapshot_release(&s);
 		} else {
 			st->errors++;

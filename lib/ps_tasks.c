@@ -112,14 +112,24 @@ static long now_ms(void)
  * deadline: a thread stuck in the kernel must not hang us. If what stopped
  * it was a signal on its way to the thread, *sig is that signal: it must be
  * passed back on detach or the target would lose it. */
-static int wait_stopped(pid_t tid, long deadline, int *sig)
+static int wait_stopped(pid_t leader, pid_t tid, long deadline, int *sig)
 {
 	*sig = 0;
 	for (;;) {
-		int status;
-		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
-		if (r == tid) {
-			if (!WIFSTOPPED(status))
+		/* peek first: the exit of the process's main thread must stay
+		 * for its parent to collect (in launch mode, that is us, and
+		 * we exit with its status) */
+		siginfo_t si;
+		si.si_pid = 0;
+		int r = waitid(P_PID, (id_t)tid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL);
+		if (r == 0 && si.si_pid == tid) {
+			int status;
+			if (si.si_code != CLD_TRAPPED && si.si_code != CLD_STOPPED) {
+				if (tid != leader)
+					waitpid(tid, &status, __WALL | WNOHANG);
+				return PS_EGONE;
+			}
+			if (waitpid(tid, &status, __WALL | WNOHANG) != tid || !WIFSTOPPED(status))
 				return PS_EGONE;
 			if (status >> 16 != PTRACE_EVENT_STOP)
 				*sig = WSTOPSIG(status);
@@ -127,10 +137,16 @@ static int wait_stopped(pid_t tid, long deadline, int *sig)
 		}
 		if (r < 0 && errno != EINTR)
 			return errno == ECHILD ? PS_EGONE : PS_EIO;
-		if (now_ms() > deadline)
+		long left = deadline - now_ms();
+		if (left <= 0)
 			return PS_EIO;
-		struct timespec ts = { 0, 50000 };
-		nanosleep(&ts, NULL);
+		/* a tracee's stop sends us SIGCHLD (blocked during the pause):
+		 * sleep until one comes, not a fixed slice */
+		sigset_t chld;
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		struct timespec ts = { left / 1000, (left % 1000) * 1000000L };
+		sigtimedwait(&chld, NULL, &ts);
 	}
 }
 
@@ -187,7 +203,7 @@ static int seize_round(struct ps_pause *pz, long deadline, size_t *added,
 			rc = PS_OK; /* the thread exited meanwhile: nothing to pause */
 	}
 	for (size_t i = first; rc == PS_OK && i < pz->n; i++) {
-		rc = wait_stopped(pz->tid[i], deadline, &pz->sig[i]);
+		rc = wait_stopped(pz->pid, pz->tid[i], deadline, &pz->sig[i]);
 		if (rc == PS_EGONE)
 			rc = PS_OK;
 	}
@@ -213,6 +229,7 @@ int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e
 	sigaddset(&block, SIGQUIT);
 	sigaddset(&block, SIGPIPE);
 	sigaddset(&block, SIGALRM);
+	sigaddset(&block, SIGCHLD); /* waited for with sigtimedwait */
 	sigprocmask(SIG_BLOCK, &block, &pz->saved_mask);
 	pz->active = 1;
 	long deadline = now_ms() + timeout_ms;

@@ -25,7 +25,8 @@
 #include "ps_error.h"
 #include "ps_tasks.h"
 
-#define NSPIN 4 /* the child's main thread and three more */
+#define NSPIN 4  /* the child's main thread and three more */
+#define NCHURN 3 /* threads that start threads, in the churning child */
 
 /* ---- small helpers ---- */
 
@@ -240,10 +241,20 @@ struct shared {
 	volatile int usr1_count;
 	volatile int rt_count;   /* SIGRTMIN handled, each exactly once */
 	volatile uint64_t churned; /* short-lived threads started */
+	volatile uint64_t churn_work; /* and what they did */
+	volatile pid_t vfork_tid;  /* the thread waiting in vfork() */
+	volatile int vfork_returned;
 };
 
-static struct shared *g_sh; /* the child inherits it */
-static int g_churn;         /* the child also starts threads all the time */
+enum child_extra {
+	EXTRA_NONE,
+	EXTRA_CHURN,  /* a thread starting short-lived threads all the time */
+	EXTRA_VFORK,  /* a thread stuck in vfork() until g_release is written */
+};
+
+static struct shared *g_sh; /* the child inherits these */
+static enum child_extra g_extra;
+static int g_release[2] = { -1, -1 };
 
 static void on_usr1(int sig)
 {
@@ -272,10 +283,14 @@ static void *spin_thread(void *arg)
 	return NULL;
 }
 
+/* Lives for a millisecond of work: one that escaped a pause would be seen
+ * running, and its work advancing. */
 static void *short_lived(void *arg)
 {
 	(void)arg;
-	g_sh->churned++;
+	__atomic_fetch_add(&g_sh->churned, 1, __ATOMIC_SEQ_CST);
+	for (long end = now_ms() + 1; now_ms() <= end;)
+		__atomic_fetch_add(&g_sh->churn_work, 1, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -290,6 +305,27 @@ static void *churn(void *arg)
 	return NULL;
 }
 
+/* vfork() waits in the kernel (state D) until the vforked process execs or
+ * exits, and ptrace can not stop a thread there: a thread that does not
+ * stop in time. */
+static void *stuck_in_vfork(void *arg)
+{
+	(void)arg;
+	g_sh->vfork_tid = gettid();
+	pid_t pid = vfork();
+	if (pid == 0) {
+		char c;
+		(void)!read(g_release[0], &c, 1);
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	g_sh->vfork_returned = 1;
+	for (;;)
+		pause();
+	return NULL;
+}
+
 static void child_main(pid_t parent)
 {
 	struct sigaction sa;
@@ -300,6 +336,8 @@ static void child_main(pid_t parent)
 	if (getppid() != parent)
 		_exit(1);
 	alarm(60);
+	if (g_release[1] >= 0)
+		close(g_release[1]); /* the vforked process sees EOF if we die */
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	memset(&sa, 0, sizeof(sa));
@@ -313,9 +351,10 @@ static void child_main(pid_t parent)
 		if (pthread_create(&th, NULL, spin_thread, (void *)(intptr_t)i) != 0)
 			_exit(2);
 	}
-	if (g_churn) {
+	for (int i = 0; i < (g_extra == EXTRA_CHURN ? NCHURN : g_extra == EXTRA_VFORK); i++) {
 		pthread_t th;
-		if (pthread_create(&th, NULL, churn, NULL) != 0)
+		if (pthread_create(&th, NULL, g_extra == EXTRA_CHURN ? churn : stuck_in_vfork,
+				   NULL) != 0)
 			_exit(2);
 	}
 	spin(0);
@@ -372,19 +411,38 @@ static int child_setup(void **state)
 	if (f->child < 0)
 		return -1;
 	for (long end = now_ms() + 5000; now_ms() < end; sleep_ms(1))
-		if (f->sh->started == NSPIN && (!g_churn || f->sh->churned > 0))
+		if (f->sh->started == NSPIN &&
+		    (g_extra != EXTRA_CHURN || f->sh->churned > 0) &&
+		    (g_extra != EXTRA_VFORK ||
+		     (f->sh->vfork_tid && proc_state(f->child, f->sh->vfork_tid) == 'D')))
 			return 0;
 	return -1; /* spinning_child cleans up */
 }
 
+static void release_vfork(void)
+{
+	if (g_release[1] >= 0) {
+		(void)!write(g_release[1], "x", 1);
+		close(g_release[1]);
+		g_release[1] = -1;
+	}
+}
+
+/* Kill the child and reap it, and anything of its that was orphaned to us
+ * (we are a subreaper: see main). Threads we still trace, after a failed
+ * test, must be reaped one by one before their leader can be: wait for any
+ * child, until there are none; bounded, so a bug can not hang the suite. */
 static void reap(pid_t pid)
 {
 	int status;
 	kill(pid, SIGKILL);
-	/* __WALL: the child may still be (or have been) traced by us */
-	while (waitpid(pid, &status, __WALL) == pid && !WIFEXITED(status) &&
-	       !WIFSIGNALED(status))
-		;
+	for (long end = now_ms() + 5000; now_ms() < end;) {
+		pid_t r = waitpid(-1, &status, __WALL | WNOHANG);
+		if (r < 0 && errno != EINTR)
+			break; /* ECHILD: all gone */
+		if (r <= 0)
+			sleep_ms(1);
+	}
 }
 
 static int child_teardown(void **state)
@@ -398,6 +456,7 @@ static int child_teardown(void **state)
 	}
 	ps_resume(&f->pz);
 	sigprocmask(SIG_SETMASK, &f->mask0, NULL);
+	release_vfork();
 	if (f->child > 0)
 		reap(f->child);
 	if (f->sh != MAP_FAILED)
@@ -420,9 +479,25 @@ static int spinning_child(void **state)
 
 static int churning_child(void **state)
 {
-	g_churn = 1;
+	g_extra = EXTRA_CHURN;
 	int rc = spinning_child(state);
-	g_churn = 0;
+	g_extra = EXTRA_NONE;
+	return rc;
+}
+
+static int child_stuck_in_vfork(void **state)
+{
+	if (pipe2(g_release, O_CLOEXEC) != 0)
+		return -1;
+	g_extra = EXTRA_VFORK;
+	int rc = spinning_child(state);
+	g_extra = EXTRA_NONE;
+	close(g_release[0]);
+	g_release[0] = -1;
+	if (rc != 0) {
+		close(g_release[1]);
+		g_release[1] = -1;
+	}
 	return rc;
 }
 
@@ -662,23 +737,29 @@ static void test_pause_catches_threads_started_while_attaching(void **state)
 {
 	struct fx *f = *state;
 	struct ps_errmsg e = { 0 };
-	uint64_t c1[NSPIN], c2[NSPIN], k1, k2;
+	uint64_t c1[NSPIN], c2[NSPIN], k1, k2, w1, w2;
 
-	for (int round = 0; round < 50; round++) {
+	for (int round = 0; round < 200; round++) {
 		int rc = ps_pause(f->child, &f->pz, 2000, &e);
 		if (rc != PS_OK)
 			print_error("round %d: %s\n", round, e.msg);
 		assert_int_equal(rc, PS_OK);
 		int traced, n = count_states(f->child, 't', &traced);
-		assert_true(n >= NSPIN + 1);
+		assert_true(n >= NSPIN + NCHURN);
 		assert_int_equal(traced, n);
 		snapshot(f, c1);
 		k1 = f->sh->churned;
-		sleep_ms(5);
+		w1 = f->sh->churn_work;
+		sleep_ms(2);
 		snapshot(f, c2);
 		k2 = f->sh->churned;
+		w2 = f->sh->churn_work;
+		n = count_states(f->child, 't', &traced);
+		assert_int_equal(traced, n);
 		assert_memory_equal(c1, c2, sizeof(c1));
-		assert_true(k1 == k2); /* no thread escaped the pause */
+		/* no thread escaped the pause */
+		assert_true(k1 == k2);
+		assert_true(w1 == w2);
 		ps_resume(&f->pz);
 	}
 	assert_true(all_advance(f, c2, 2000));
@@ -686,6 +767,55 @@ static void test_pause_catches_threads_started_while_attaching(void **state)
 		sleep_ms(1);
 	assert_true(f->sh->churned != k2);
 	assert_true(none_traced_within(f->child, 2000));
+}
+
+static void test_pause_timeout_resumes_what_it_stopped(void **state)
+{
+	struct fx *f = *state;
+	struct ps_errmsg e = { 0 };
+	uint64_t c[NSPIN];
+	sigset_t before, after;
+	char want[32];
+
+	snprintf(want, sizeof(want), "%d", (int)f->child);
+	sigprocmask(SIG_BLOCK, NULL, &before);
+	long t0 = now_ms();
+	int rc = ps_pause(f->child, &f->pz, 200, &e);
+	long took = now_ms() - t0;
+	sigprocmask(SIG_BLOCK, NULL, &after);
+	assert_int_equal(rc, PS_EIO);
+	assert_non_null(strstr(e.msg, want));
+	assert_non_null(strstr(e.msg, "in time"));
+	assert_true(took >= 150 && took < 2000);
+	assert_int_equal(f->pz.active, 0);
+	for (int s = 1; s < NSIG; s++)
+		assert_int_equal(sigismember(&before, s), sigismember(&after, s));
+
+	/* the threads that did stop run again */
+	snapshot(f, c);
+	assert_true(all_advance(f, c, 2000));
+
+	/* once the stuck thread can stop, pausing works again, and resuming
+	 * leaves none of it stopped: the failed pause left nothing behind
+	 * that would make every later one fail */
+	release_vfork();
+	sleep_ms(50);
+	rc = ps_pause(f->child, &f->pz, 2000, &e);
+	if (rc != PS_OK)
+		print_error("pause after the timeout: %s\n", e.msg);
+	assert_int_equal(rc, PS_OK);
+	int traced, n = count_states(f->child, 't', &traced);
+	assert_int_equal(n, NSPIN + 1);
+	assert_int_equal(traced, n);
+	ps_resume(&f->pz);
+	for (long end = now_ms() + 2000; now_ms() < end && !f->sh->vfork_returned;)
+		sleep_ms(1);
+	assert_true(f->sh->vfork_returned);
+	assert_true(none_traced_within(f->child, 1000));
+	for (long end = now_ms() + 1000; now_ms() < end; sleep_ms(1))
+		if (proc_state(f->child, f->sh->vfork_tid) == 'S')
+			break;
+	assert_int_equal(proc_state(f->child, f->sh->vfork_tid), 'S');
 }
 
 static void test_pause_missing_pid_fails_and_keeps_mask(void **state)
@@ -716,6 +846,8 @@ static void test_pause_missing_pid_fails_and_keeps_mask(void **state)
 
 int main(void)
 {
+	/* what the children under test leave behind is ours to reap */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stat_state_plain_lines),
 		cmocka_unit_test(test_stat_state_comm_with_parens_and_spaces),
@@ -737,6 +869,8 @@ int main(void)
 						spinning_child, child_teardown),
 		cmocka_unit_test_setup_teardown(test_pause_catches_threads_started_while_attaching,
 						churning_child, child_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_timeout_resumes_what_it_stopped,
+						child_stuck_in_vfork, child_teardown),
 		cmocka_unit_test(test_pause_missing_pid_fails_and_keeps_mask),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,237 @@
+#include "ps_fold.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LINE_MAX_BYTES (1u << 20)
+
+/* (root, stack) -> count; root is a thread record id, a pid or 0. */
+struct entry {
+	uint64_t root;
+	uint32_t stack;
+	uint32_t used;
+	uint64_t count;
+	const struct ps_sr_thread *thread;   /* owned by the reader */
+	const struct ps_sr_process *process;
+};
+
+struct ps_fold {
+	struct ps_filter f;
+	struct entry *v;
+	size_t cap, n;
+};
+
+struct ps_fold *ps_fold_new(const struct ps_filter *f)
+{
+	struct ps_fold *fo = calloc(1, sizeof(*fo));
+	if (!fo)
+		return NULL;
+	fo->f = *f;
+	fo->cap = 1024;
+	fo->v = calloc(fo->cap, sizeof(*fo->v));
+	if (!fo->v) {
+		free(fo);
+		return NULL;
+	}
+	return fo;
+}
+
+void ps_fold_free(struct ps_fold *fo)
+{
+	if (!fo)
+		return;
+	free(fo->v);
+	free(fo);
+}
+
+static size_t slot_of(const struct ps_fold *fo, uint64_t root, uint32_t stack)
+{
+	uint64_t h = (root * 0x9e3779b97f4a7c15ull) ^ (stack * 0xc2b2ae3d27d4eb4full);
+	size_t i = (size_t)(h >> 17) & (fo->cap - 1);
+	while (fo->v[i].used && (fo->v[i].root != root || fo->v[i].stack != stack))
+		i = (i + 1) & (fo->cap - 1);
+	return i;
+}
+
+static int grow(struct ps_fold *fo)
+{
+	struct entry *old = fo->v;
+	size_t oldcap = fo->cap;
+	fo->v = calloc(oldcap * 2, sizeof(*fo->v));
+	if (!fo->v) {
+		fo->v = old;
+		return PS_ENOMEM;
+	}
+	fo->cap = oldcap * 2;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].used)
+			fo->v[slot_of(fo, old[i].root, old[i].stack)] = old[i];
+	free(old);
+	return PS_OK;
+}
+
+int ps_fold_add(struct ps_fold *fo, const struct ps_sr *r, const struct ps_sr_sample *s)
+{
+	(void)r;
+	if (!s->stack_id)
+		return PS_OK; /* no Python frames: nothing to draw */
+	uint64_t root = 0;
+	if (fo->f.threads)
+		root = s->thread_id;
+	else if (fo->f.pids && s->thread)
+		root = s->thread->pid;
+	size_t i = slot_of(fo, root, s->stack_id);
+	if (!fo->v[i].used) {
+		if ((fo->n + 1) * 10 > fo->cap * 7) {
+			if (grow(fo))
+				return PS_ENOMEM;
+			i = slot_of(fo, root, s->stack_id);
+		}
+		fo->v[i] = (struct entry){ root, s->stack_id, 1, 0, s->thread, s->process };
+		fo->n++;
+	}
+	fo->v[i].count++;
+	return PS_OK;
+}
+
+static void append(char *buf, size_t cap, size_t *len, const char *s, int sanitize)
+{
+	for (; *s && *len + 1 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (sanitize && c == ';')
+			c = ',';
+		else if (sanitize && (c < 0x20 || c == 0x7f))
+			c = '?';
+		buf[(*len)++] = (char)c;
+	}
+	buf[*len] = '\0';
+}
+
+void ps_fold_frame_text(const struct ps_stream_frame *f, int no_lines, char *buf,
+			size_t cap, size_t *len)
+{
+	char num[24];
+	append(buf, cap, len, f->qualname ? f->qualname : f->function, 1);
+	if (!f->file)
+		return;
+	append(buf, cap, len, " (", 0);
+	append(buf, cap, len, f->file, 1);
+	if (f->line && !no_lines) {
+		snprintf(num, sizeof(num), ":%" PRIu32, f->line);
+		append(buf, cap, len, num, 0);
+	}
+	append(buf, cap, len, ")", 0);
+}
+
+/* The root frame for --pids / --threads. */
+static void root_text(const struct ps_fold *fo, const struct entry *s, char *buf,
+		      size_t cap, size_t *len)
+{
+	char head[64];
+	if (fo->f.pids && s->thread) {
+		snprintf(head, sizeof(head), "process %" PRIu32 ":", s->thread->pid);
+		append(buf, cap, len, head, 0);
+		for (uint32_t i = 0; s->process && i < s->process->argc; i++) {
+			append(buf, cap, len, " ", 0);
+			append(buf, cap, len, s->process->argv[i], 1);
+		}
+		append(buf, cap, len, ";", 0);
+	}
+	if (fo->f.threads && s->thread) {
+		snprintf(head, sizeof(head), "thread %" PRIu32, s->thread->tid);
+		append(buf, cap, len, head, 0);
+		if (s->thread->name) {
+			append(buf, cap, len, ": ", 0);
+			append(buf, cap, len, s->thread->name, 1);
+		}
+		append(buf, cap, len, ";", 0);
+	}
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+	const struct ps_fold_line *x = a, *y = b;
+	return strcmp(x->text, y->text);
+}
+
+static char *entry_text(const struct ps_fold *fo, const struct ps_sr *r,
+			const struct entry *en, const struct ps_stream_frame **frames,
+			char *buf)
+{
+	size_t len = 0;
+	uint32_t depth;
+	buf[0] = '\0';
+	root_text(fo, en, buf, LINE_MAX_BYTES, &len);
+	if (ps_sr_stack(r, en->stack, frames, PS_STREAM_MAX_DEPTH, &depth) != PS_OK)
+		return NULL;
+	for (uint32_t j = 0; j < depth && j < PS_STREAM_MAX_DEPTH; j++) {
+		if (j)
+			append(buf, LINE_MAX_BYTES, &len, ";", 0);
+		ps_fold_frame_text(frames[j], fo->f.no_lines, buf, LINE_MAX_BYTES, &len);
+	}
+	return strdup(buf);
+}
+
+/* Merge lines with equal text (sorted), summing counts. */
+static size_t merge_equal(struct ps_fold_line *v, size_t n)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (out && strcmp(v[out - 1].text, v[i].text) == 0) {
+			v[out - 1].count += v[i].count;
+			free(v[i].text);
+		} else {
+			v[out++] = v[i];
+		}
+	}
+	return out;
+}
+
+int ps_fold_lines(struct ps_fold *fo, const struct ps_sr *r, struct ps_fold_line **lines,
+		  size_t *n)
+{
+	struct ps_fold_line *v = calloc(fo->n ? fo->n : 1, sizeof(*v));
+	const struct ps_stream_frame **frames = malloc(PS_STREAM_MAX_DEPTH * sizeof(*frames));
+	char *buf = malloc(LINE_MAX_BYTES);
+	size_t k = 0;
+	int rc = v && frames && buf ? PS_OK : PS_ENOMEM;
+	for (size_t i = 0; rc == PS_OK && i < fo->cap; i++) {
+		if (!fo->v[i].used)
+			continue;
+		v[k].text = entry_text(fo, r, &fo->v[i], frames, buf);
+		v[k].count = fo->v[i].count;
+		if (!v[k++].text)
+			rc = PS_EINVAL;
+	}
+	free(frames);
+	free(buf);
+	if (rc) {
+		ps_fold_lines_free(v, k);
+		return rc;
+	}
+	qsort(v, k, sizeof(*v), line_cmp);
+	*n = merge_equal(v, k);
+	*lines = v;
+	return PS_OK;
+}
+
+void ps_fold_lines_free(struct ps_fold_line *lines, size_t n)
+{
+	for (size_t i = 0; lines && i < n; i++)
+		free(lines[i].text);
+	free(lines);
+}
+
+int ps_fold_write(struct ps_fold *fo, const struct ps_sr *r, FILE *out)
+{
+	struct ps_fold_line *v;
+	size_t n;
+	int rc = ps_fold_lines(fo, r, &v, &n);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%s %" PRIu64 "\n", v[i].text, v[i].count);
+	ps_fold_lines_free(v, n);
+	return ferror(out) ? PS_EIO : PS_OK;
+}

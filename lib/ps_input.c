@@ -1,0 +1,153 @@
+#include "ps_input.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ps_cli.h"
+#include "ps_record.h"
+#include "ps_sampler.h"
+
+const struct option ps_input_longopts[] = {
+	{ "pid", required_argument, 0, PS_OPT_LIVE_PID },
+	{ "duration", required_argument, 0, PS_OPT_DURATION },
+	{ "rate", required_argument, 0, PS_OPT_RATE },
+	{ "nonblocking", no_argument, 0, PS_OPT_NONBLOCKING },
+	{ 0, 0, 0, 0 },
+};
+
+const char ps_input_help[] =
+	"Input (a stream FILE, '-' or standard input by default):\n"
+	"  -p, --pid PID         without FILE: sample process PID live (with FILE: only PID)\n"
+	"  -d, --duration SECS   live: sample for SECS seconds (default: until Ctrl-C)\n"
+	"  -r, --rate HZ         live: samples per second (default 100)\n"
+	"      --nonblocking     live: never pause the process\n";
+
+static double positive(const char *s, const char *what)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 1e9)
+		ps_cli_usage_error("invalid %s '%s'", what, s);
+	return v;
+}
+
+int ps_input_option(struct ps_input_opts *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'p':
+	case PS_OPT_LIVE_PID: o->pid = ps_cli_pid(arg); return 1;
+	case 'd':
+	case PS_OPT_DURATION: o->duration_s = positive(arg, "duration"); return 1;
+	case 'r':
+	case PS_OPT_RATE: o->rate_hz = positive(arg, "rate"); return 1;
+	case PS_OPT_NONBLOCKING: o->nonblocking = 1; return 1;
+	}
+	return 0;
+}
+
+void ps_input_resolve(struct ps_input_opts *o, struct ps_filter *f)
+{
+	if (o->path && o->pid) {
+		f->pid_set = 1;
+		f->pid = (uint32_t)o->pid;
+		o->pid = 0;
+	}
+}
+
+/* Sample pid into an in-memory stream, then read that back. */
+static int open_live(const struct ps_input_opts *o, struct ps_input *in, struct ps_errmsg *e)
+{
+	struct ps_sampler_stats st;
+	struct ps_record rec;
+	struct ps_errmsg fe = { 0 };
+	int fd = memfd_create("pyspy-live", MFD_CLOEXEC);
+	if (fd < 0)
+		return ps_error(e, PS_EIO, "cannot create a buffer: %s", strerror(errno));
+	struct ps_record_opts ro = { .rate_hz = (uint32_t)(o->rate_hz > 0 ? o->rate_hz : 100),
+				     .sampler = "pyspy " PS_VERSION " (live)" };
+	ps_record_init(&rec, fd, &ro);
+	struct ps_sampler_opts so = { .rate_hz = o->rate_hz > 0 ? o->rate_hz : 100,
+				      .duration_s = o->duration_s, .nonblocking = o->nonblocking,
+				      .status = !o->quiet && isatty(STDERR_FILENO) };
+	struct ps_sample_sink sink = ps_record_sink(&rec);
+	int rc = ps_sampler_run(&so, o->pid, 0, &sink, &st, e);
+	if (rc == PS_OK && ps_record_finish(&rec, o->pid, NULL, &st, &fe) != PS_OK)
+		rc = ps_error(e, PS_EIO, "%s", fe.msg);
+	if (rc == PS_OK && lseek(fd, 0, SEEK_SET) != 0)
+		rc = ps_error(e, PS_EIO, "cannot rewind the buffer: %s", strerror(errno));
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	in->fd = fd;
+	snprintf(in->name, sizeof(in->name), "process %d", (int)o->pid);
+	return ps_sr_open_fd(fd, &in->r, e);
+}
+
+int ps_input_open(const struct ps_input_opts *o, struct ps_input *in, struct ps_errmsg *e)
+{
+	memset(in, 0, sizeof(*in));
+	in->fd = -1;
+	if (!o->path && o->pid)
+		return open_live(o, in, e);
+	int fd = STDIN_FILENO;
+	if (o->path && strcmp(o->path, "-") != 0) {
+		fd = open(o->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return ps_error(e, PS_EIO, "cannot open '%s': %s", o->path, strerror(errno));
+		in->fd = fd;
+		snprintf(in->name, sizeof(in->name), "%s", o->path);
+	} else {
+		if (isatty(STDIN_FILENO))
+			return ps_error(e, PS_EUSAGE,
+					"no input: give a stream FILE, pipe one in, or --pid PID");
+		snprintf(in->name, sizeof(in->name), "stdin");
+	}
+	struct ps_errmsg re = { 0 };
+	int rc = ps_sr_open_fd(fd, &in->r, &re);
+	if (rc)
+		return ps_error(e, rc, "'%s': %s", in->name, re.msg);
+	return PS_OK;
+}
+
+void ps_input_close(struct ps_input *in)
+{
+	ps_sr_free(in->r);
+	in->r = NULL;
+	if (in->fd >= 0)
+		close(in->fd);
+	in->fd = -1;
+}
+
+int ps_input_each(struct ps_input *in, const struct ps_filter *f, ps_input_sample_fn fn,
+		  void *ctx, struct ps_errmsg *e)
+{
+	struct ps_sr_record rec;
+	struct ps_errmsg re = { 0 };
+	uint64_t origin = ps_sr_header(in->r)->mono_origin_ns;
+	ps_sr_resolve_frames(in->r, 0); /* aggregators resolve per distinct stack */
+	for (;;) {
+		int rc = ps_sr_next(in->r, &rec, &re);
+		if (rc == PS_STREAM_EOF)
+			return PS_OK;
+		if (rc == PS_STREAM_TRUNCATED) {
+			ps_error(e, rc, "'%s' is truncated (%s); using the samples before the cut",
+				 in->name, re.msg);
+			return rc;
+		}
+		if (rc < 0)
+			return ps_error(e, rc, "'%s': %s", in->name, re.msg);
+		if (rec.type != PS_REC_SAMPLE || !ps_filter_accept(f, &rec.sample, origin))
+			continue;
+		rc = fn(ctx, in->r, &rec.sample);
+		if (rc)
+			return ps_error(e, rc, "%s", ps_strerror(rc));
+	}
+}

@@ -1,0 +1,197 @@
+#include "ps_record.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define NS 1000000000ull
+
+void ps_record_init(struct ps_record *r, int fd, const struct ps_record_opts *o)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->opts = *o;
+}
+
+/* The command line of the target, split back into arguments. */
+static int split_cmdline(const char *cmd, char ***argv, uint32_t *argc)
+{
+	char *copy = strdup(cmd ? cmd : "");
+	size_t n = 0, cap = 8;
+	char **v = malloc(cap * sizeof(*v));
+	if (!copy || !v) {
+		free(copy);
+		free(v);
+		return PS_ENOMEM;
+	}
+	v[0] = copy; /* slot 0 owns the buffer */
+	for (char *tok = strtok(copy, " "); tok && n < PS_STREAM_MAX_ARGS; tok = strtok(NULL, " ")) {
+		if (n + 2 > cap) {
+			char **nv = realloc(v, (cap *= 2) * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
+		}
+		v[++n] = tok;
+	}
+	*argv = v;
+	*argc = (uint32_t)n;
+	return PS_OK;
+}
+
+static int open_writer(struct ps_record *r, uint32_t pid, const char *cmdline,
+		       const char *version, uint64_t t0)
+{
+	char **argv;
+	uint32_t argc;
+	int rc = split_cmdline(cmdline, &argv, &argc);
+	if (rc)
+		return ps_error(&r->err, rc, "out of memory");
+	struct ps_stream_header h = {
+		.sampler = r->opts.sampler, .pid = pid, .argc = argc,
+		.argv = (const char *const *)argv + 1, .python_version = version,
+		.rate_hz = r->opts.rate_hz, .wall_start_ns = (int64_t)ps_wall_ns(),
+		.mono_origin_ns = t0,
+	};
+	struct ps_sw_opts wo = { .level = r->opts.level, .flush_ms = 1000 };
+	rc = ps_sw_open_fd(r->fd, &h, &wo, &r->w, &r->err);
+	free(argv[0]);
+	free(argv);
+	r->t0 = r->last_flush = t0;
+	return rc;
+}
+
+static int rec_start(void *ctx, struct ps_proc *p, uint64_t t0)
+{
+	struct ps_record *r = ctx;
+	int rc = open_writer(r, (uint32_t)p->pid, p->cmdline, p->version, t0);
+	if (rc == PS_OK)
+		rc = ps_sw_process(r->w, (uint32_t)p->pid, 0, 0, NULL, &r->err);
+	return r->write_error = rc;
+}
+
+/* A thread's stack as a stream stack id: frames interned root first. */
+static int stack_id(struct ps_record *r, const struct ps_thread *t, uint32_t *id)
+{
+	uint32_t parent = 0;
+	for (size_t i = t->nframes; i-- > 0;) {
+		const struct ps_frame *f = &t->frames[i];
+		struct ps_stream_frame sf = {
+			.function = f->code->name, .qualname = f->code->qualname,
+			.file = f->code->file, .line = f->line > 0 ? (uint32_t)f->line : 0,
+			.kind = PS_FRAME_PYTHON,
+		};
+		uint32_t fid;
+		int rc = ps_sw_frame(r->w, &sf, &fid, &r->err);
+		if (rc == PS_OK)
+			rc = ps_sw_stack(r->w, parent, fid, &parent, &r->err);
+		if (rc)
+			return rc;
+	}
+	*id = parent;
+	return PS_OK;
+}
+
+static int rec_sample(void *ctx, struct ps_proc *p, uint64_t t, const struct ps_snapshot *s)
+{
+	struct ps_record *r = ctx;
+	int rc = PS_OK;
+	for (size_t i = 0; rc == PS_OK && i < s->n; i++) {
+		const struct ps_thread *th = &s->threads[i];
+		unsigned flags = (th->flags & PS_THREAD_GIL ? PS_SAMPLE_GIL : 0) |
+				 (th->flags & PS_THREAD_IDLE ? PS_SAMPLE_IDLE : 0);
+		if ((r->opts.gil_only && !(flags & PS_SAMPLE_GIL)) ||
+		    (r->opts.drop_idle && (flags & PS_SAMPLE_IDLE)))
+			continue;
+		uint32_t thread, stack;
+		rc = ps_sw_thread(r->w, (uint32_t)p->pid, (uint32_t)th->tid,
+				  th->name[0] ? th->name : NULL, &thread, &r->err);
+		if (rc == PS_OK)
+			rc = stack_id(r, th, &stack);
+		if (rc == PS_OK)
+			rc = ps_sw_sample(r->w, t, thread, stack, flags, &r->err);
+	}
+	/* a second without samples (all idle, filtered) still gets a flush */
+	if (rc == PS_OK && t - r->last_flush >= NS) {
+		rc = ps_sw_flush(r->w, t, &r->err);
+		r->last_flush = t;
+	}
+	return r->write_error = rc;
+}
+
+static int rec_event(void *ctx, struct ps_proc *p, uint64_t t, enum ps_event_kind kind,
+		     uint64_t count, int64_t value)
+{
+	struct ps_record *r = ctx;
+	struct ps_stream_event ev = { .time_ns = t, .pid = (uint32_t)p->pid, .count = count };
+	if (!r->w || r->write_error)
+		return r->write_error;
+	switch (kind) {
+	case PS_EVENT_ERRORS:
+		ev.kind = PS_STREAM_EV_ERRORS;
+		ev.value = PS_EREAD;
+		break;
+	case PS_EVENT_LATE:
+		ev.kind = PS_STREAM_EV_LATE;
+		ev.value = value / 1000;
+		if ((uint64_t)value > r->worst_late_ns)
+			r->worst_late_ns = (uint64_t)value;
+		break;
+	case PS_EVENT_PROCESS_START:
+		ev.kind = PS_STREAM_EV_PROC_START;
+		break;
+	case PS_EVENT_PROCESS_EXIT:
+		ev.kind = PS_STREAM_EV_PROC_EXIT;
+		ev.value = value < 0 ? -1 : WIFEXITED(value) ? WEXITSTATUS(value)
+			: WIFSIGNALED(value) ? 256 + WTERMSIG(value) : -1;
+		break;
+	}
+	return r->write_error = ps_sw_event(r->w, &ev, &r->err);
+}
+
+struct ps_sample_sink ps_record_sink(struct ps_record *r)
+{
+	return (struct ps_sample_sink){ r, rec_start, rec_sample, rec_event };
+}
+
+static char *join_args(char *const *argv)
+{
+	size_t len = 1;
+	for (size_t i = 0; argv && argv[i]; i++)
+		len += strlen(argv[i]) + 1;
+	char *s = calloc(1, len);
+	for (size_t i = 0; s && argv && argv[i]; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+int ps_record_finish(struct ps_record *r, pid_t pid, char *const *argv,
+		     const struct ps_sampler_stats *st, struct ps_errmsg *e)
+{
+	if (!r->w && !r->write_error) {
+		char *cmd = join_args(argv);
+		int rc = open_writer(r, (uint32_t)pid, cmd, "", ps_now_ns());
+		free(cmd);
+		if (rc) {
+			*e = r->err;
+			return rc;
+		}
+	}
+	if (!r->w) {
+		*e = r->err;
+		return r->write_error;
+	}
+	struct ps_stream_totals t = { .errors = st->errors, .late = st->late,
+				      .duration_ns = st->elapsed_ns };
+	struct ps_sw *w = r->w;
+	r->w = NULL;
+	if (r->write_error) {
+		ps_sw_free(w);
+		*e = r->err;
+		return r->write_error;
+	}
+	return ps_sw_close(w, &t, e);
+}

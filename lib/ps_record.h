@@ -1,0 +1,40 @@
+/* Recording: a sample sink (ps_sampler) that writes snapshots to a stream
+ * (ps_stream), with what to keep decided at record time. */
+#ifndef PS_RECORD_H
+#define PS_RECORD_H
+
+#include <stdint.h>
+
+#include "ps_sampler.h"
+#include "ps_stream.h"
+
+struct ps_record_opts {
+	int gil_only;           /* record only threads holding the GIL */
+	int drop_idle;          /* leave idle threads out (default: keep, flagged) */
+	uint32_t rate_hz;       /* for the header */
+	const char *sampler;    /* "pyspy-sample 0.1.0" */
+	int level;              /* zstd level, 0 for the default */
+};
+
+struct ps_record {
+	int fd;
+	struct ps_record_opts opts;
+	struct ps_sw *w;        /* NULL until the target is open */
+	uint64_t t0;
+	uint64_t last_flush;
+	uint64_t worst_late_ns;
+	int write_error;        /* first error of the writer */
+	struct ps_errmsg err;
+};
+
+/* A sink writing to fd (not closed). */
+void ps_record_init(struct ps_record *r, int fd, const struct ps_record_opts *o);
+struct ps_sample_sink ps_record_sink(struct ps_record *r);
+
+/* End the stream with totals from st. When the target never opened, a
+ * header-only stream (pid, command line) is written so the output is still
+ * a valid, complete stream with no samples. */
+int ps_record_finish(struct ps_record *r, pid_t pid, char *const *argv,
+		     const struct ps_sampler_stats *st, struct ps_errmsg *e);
+
+#endif

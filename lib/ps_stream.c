@@ -1,0 +1,1602 @@
+#include "ps_stream.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zstd.h>
+#include <zstd_errors.h>
+
+/* Writer: records are staged here and handed to zstd in pieces of this
+ * size, not one by one (a call per 6-byte sample would cost more than the
+ * compression). */
+#define STAGE_BYTES ((size_t)64 << 10)
+/* Command lines are cut to this much so a header fits in a record. */
+#define MAX_ARGV_BYTES ((size_t)512 << 10)
+/* What a string counts against PS_STREAM_MAX_STRING_BYTES: its bytes and
+ * room for its NUL, alignment and a pointer, so that the reader's memory
+ * for strings and command lines is bounded by the budget. */
+#define STR_COST(n) ((uint64_t)(n) + 16)
+
+static const char *rec_name(uint64_t type)
+{
+	static const char *const names[] = {
+		"", "header", "string", "frame", "stack", "thread",
+		"process", "sample", "event", "end",
+	};
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "unknown";
+}
+
+/* ---- varints ------------------------------------------------------------ */
+
+size_t ps_varint_put(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+int ps_varint_get(const uint8_t *p, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i == PS_VARINT_MAX - 1 && p[i] > 1)
+			return PS_EINVAL;    /* bits beyond 64, or an 11th byte */
+		x |= (uint64_t)(p[i] & 0x7F) << (7 * i);
+		if (!(p[i] & 0x80)) {
+			/* one encoding per value: a reader can compare bytes */
+			if (i > 0 && p[i] == 0)
+				return PS_EINVAL;
+			*v = x;
+			return (int)(i + 1);
+		}
+	}
+	return 0;
+}
+
+/* ---- growable bytes ----------------------------------------------------- */
+
+struct bbuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static int bb_reserve(struct bbuf *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 256;
+	uint8_t *p;
+
+	if (b->len + more <= b->cap)
+		return 0;
+	while (cap < b->len + more)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p)
+		return PS_ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* Callers reserve first, so appends cannot fail half-way. */
+static void bb_put(struct bbuf *b, const void *src, size_t n)
+{
+	if (n)
+		memcpy(b->p + b->len, src, n);
+	b->len += n;
+}
+
+static void bb_uv(struct bbuf *b, uint64_t v)
+{
+	b->len += ps_varint_put(b->p + b->len, v);
+}
+
+/* Length of s as written: cut at PS_STREAM_MAX_STRING, never inside a
+ * UTF-8 sequence. */
+static size_t str_cut(const char *s)
+{
+	size_t n = s ? strnlen(s, PS_STREAM_MAX_STRING + 1) : 0;
+
+	if (n > PS_STREAM_MAX_STRING) {
+		n = PS_STREAM_MAX_STRING;
+		while (n > 0 && ((uint8_t)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	return n;
+}
+
+/* ---- intern table: byte keys to ids 1..n, open addressing ------------- */
+
+struct ient {
+	uint64_t hash;
+	size_t off;
+	uint32_t len;
+	uint32_t aux;        /* stacks: depth */
+};
+
+struct itab {
+	uint32_t *slot;      /* 0 empty, else id */
+	size_t cap;          /* power of two, at least twice n */
+	struct ient *ent;
+	uint32_t n, ent_cap;
+	struct bbuf keys;
+};
+
+static uint64_t hash_bytes(const void *key, size_t n)
+{
+	const uint8_t *p = key;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h ^ (h >> 29);
+}
+
+static uint32_t itab_find(const struct itab *t, const void *key, size_t n, uint64_t h)
+{
+	if (!t->cap)
+		return 0;
+	for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+		uint32_t id = t->slot[i];
+		const struct ient *x;
+
+		if (!id)
+			return 0;
+		x = &t->ent[id - 1];
+		if (x->hash == h && x->len == n && !memcmp(t->keys.p + x->off, key, n))
+			return id;
+	}
+}
+
+/* Room for one more entry of n key bytes, so that the insert after the
+ * record was written cannot fail and ids stay in step with the stream. */
+static int itab_reserve(struct itab *t, size_t n)
+{
+	if (bb_reserve(&t->keys, n + 1))
+		return PS_ENOMEM;
+	if (t->n + 1 > t->ent_cap) {
+		uint32_t c = t->ent_cap ? t->ent_cap * 2 : 256;
+		struct ient *e = realloc(t->ent, c * sizeof(*e));
+		if (!e)
+			return PS_ENOMEM;
+		t->ent = e;
+		t->ent_cap = c;
+	}
+	if ((t->n + 1) * 2 > t->cap) {
+		size_t c = t->cap ? t->cap * 2 : 512;
+		uint32_t *s = calloc(c, sizeof(*s));
+		if (!s)
+			return PS_ENOMEM;
+		for (uint32_t id = 1; id <= t->n; id++) {
+			size_t i = t->ent[id - 1].hash & (c - 1);
+			while (s[i])
+				i = (i + 1) & (c - 1);
+			s[i] = id;
+		}
+		free(t->slot);
+		t->slot = s;
+		t->cap = c;
+	}
+	return 0;
+}
+
+static uint32_t itab_insert(struct itab *t, const void *key, size_t n, uint64_t h, uint32_t aux)
+{
+	size_t i = h & (t->cap - 1);
+	uint32_t id = ++t->n;
+
+	while (t->slot[i])
+		i = (i + 1) & (t->cap - 1);
+	t->slot[i] = id;
+	t->ent[id - 1] = (struct ient){ h, t->keys.len, (uint32_t)n, aux };
+	bb_put(&t->keys, key, n);
+	return id;
+}
+
+static void itab_free(struct itab *t)
+{
+	free(t->slot);
+	free(t->ent);
+	free(t->keys.p);
+}
+
+/* ---- writer ------------------------------------------------------------- */
+
+struct ps_sw {
+	ps_sw_write_fn fn;
+	void *ctx;
+	int fd;
+	ZSTD_CCtx *cz;
+	struct bbuf stage;      /* records not yet given to zstd */
+	struct bbuf pay;        /* the payload being built */
+	uint8_t *out;
+	size_t out_cap;
+	struct itab strings, frames, stacks, threads;
+	uint32_t processes;
+	uint64_t str_budget;    /* STR_COST of every string written */
+	uint64_t origin_ns, last_us, flush_ns, last_flush_ns;
+	uint64_t samples, raw, comp;
+	int err;                /* sticky: once output failed the stream is broken */
+};
+
+static int fd_write(void *ctx, const void *buf, size_t len, struct ps_errmsg *e)
+{
+	int fd = *(const int *)ctx;
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return ps_error(e, PS_EIO, "cannot write stream: %s",
+					n < 0 ? strerror(errno) : "no progress");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int sw_broken(struct ps_sw *w, struct ps_errmsg *e)
+{
+	return ps_error(e, w->err, "cannot write stream: an earlier write failed");
+}
+
+/* Hand the staged records to zstd with mode, writing what it produces. */
+static int sw_push(struct ps_sw *w, ZSTD_EndDirective mode, struct ps_errmsg *e)
+{
+	ZSTD_inBuffer in = { w->stage.p, w->stage.len, 0 };
+
+	for (;;) {
+		ZSTD_outBuffer o = { w->out, w->out_cap, 0 };
+		size_t rem = ZSTD_compressStream2(w->cz, &o, &in, mode);
+		int rc;
+
+		if (ZSTD_isError(rem)) {
+			w->err = PS_EIO;
+			return ps_error(e, PS_EIO, "cannot compress stream: %s",
+					ZSTD_getErrorName(rem));
+		}
+		if (o.pos) {
+			rc = w->fn(w->ctx, w->out, o.pos, e);
+			if (rc) {
+				w->err = rc;
+				return rc;
+			}
+			w->comp += o.pos;
+		}
+		if (mode == ZSTD_e_continue ? in.pos == in.size : rem == 0)
+			break;
+	}
+	w->raw += w->stage.len;
+	w->stage.len = 0;
+	return 0;
+}
+
+/* Stage a record of w->pay's payload. */
+static int sw_emit(struct ps_sw *w, uint64_t type, struct ps_errmsg *e)
+{
+	if (bb_reserve(&w->stage, 2 * PS_VARINT_MAX + w->pay.len))
+		return ps_error(e, PS_ENOMEM, "out of memory staging a %s record", rec_name(type));
+	bb_uv(&w->stage, type);
+	bb_uv(&w->stage, w->pay.len);
+	bb_put(&w->stage, w->pay.p, w->pay.len);
+	if (w->stage.len >= STAGE_BYTES)
+		return sw_push(w, ZSTD_e_continue, e);
+	return 0;
+}
+
+/* Start a payload with room for extra bytes beyond nvar varints. */
+static int sw_pay(struct ps_sw *w, size_t nvar, size_t extra, struct ps_errmsg *e)
+{
+	w->pay.len = 0;
+	if (bb_reserve(&w->pay, nvar * PS_VARINT_MAX + extra))
+		return ps_error(e, PS_ENOMEM, "out of memory building a record");
+	return 0;
+}
+
+static void pay_str(struct bbuf *b, const char *s, size_t n)
+{
+	bb_uv(b, n);
+	bb_put(b, s, n);
+}
+
+/* A command line: count, then each string; cut to what a record holds. */
+static int sw_pay_argv(struct ps_sw *w, uint32_t argc, const char *const *argv,
+		       struct ps_errmsg *e)
+{
+	size_t total = 0;
+	uint32_t n = 0;
+
+	while (n < argc && n < PS_STREAM_MAX_ARGS && argv && argv[n]) {
+		size_t len = str_cut(argv[n]);
+		if (total + len + PS_VARINT_MAX > MAX_ARGV_BYTES)
+			break;
+		total += len + PS_VARINT_MAX;
+		n++;
+	}
+	if (w->str_budget + total + 16 * (uint64_t)n > PS_STREAM_MAX_STRING_BYTES)
+		return ps_error(e, PS_ENOMEM, "strings exceed %u bytes", PS_STREAM_MAX_STRING_BYTES);
+	if (bb_reserve(&w->pay, PS_VARINT_MAX + total))
+		return ps_error(e, PS_ENOMEM, "out of memory building a command line");
+	bb_uv(&w->pay, n);
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = str_cut(argv[i]);
+		pay_str(&w->pay, argv[i], len);
+		w->str_budget += STR_COST(len);
+	}
+	return 0;
+}
+
+static int sw_header(struct ps_sw *w, const struct ps_stream_header *h, struct ps_errmsg *e)
+{
+	const char *sampler = h->sampler ? h->sampler : "";
+	const char *pyver = h->python_version ? h->python_version : "";
+	size_t ls = str_cut(sampler), lp = str_cut(pyver);
+	int rc;
+
+	if ((rc = sw_pay(w, 10, ls + lp, e)))
+		return rc;
+	w->str_budget += STR_COST(ls) + STR_COST(lp);
+	bb_uv(&w->pay, PS_STREAM_MAJOR);
+	bb_uv(&w->pay, PS_STREAM_MINOR);
+	pay_str(&w->pay, sampler, ls);
+	bb_uv(&w->pay, h->pid);
+	if ((rc = sw_pay_argv(w, h->argc, h->argv, e)))
+		return rc;
+	if (bb_reserve(&w->pay, 5 * PS_VARINT_MAX + lp))
+		return ps_error(e, PS_ENOMEM, "out of memory building the header");
+	pay_str(&w->pay, pyver, lp);
+	bb_uv(&w->pay, h->rate_hz);
+	bb_uv(&w->pay, ps_zigzag(h->wall_start_ns));
+	bb_uv(&w->pay, h->mono_origin_ns);
+	return sw_emit(w, PS_REC_HEADER, e);
+}
+
+static int sw_init_zstd(struct ps_sw *w, const struct ps_sw_opts *o, struct ps_errmsg *e)
+{
+	int level = o && o->level ? o->level : PS_STREAM_LEVEL;
+	size_t r;
+
+	w->cz = ZSTD_createCCtx();
+	w->out_cap = ZSTD_CStreamOutSize();
+	w->out = malloc(w->out_cap);
+	if (!w->cz || !w->out)
+		return ps_error(e, PS_ENOMEM, "out of memory for the compressor");
+	r = ZSTD_CCtx_setParameter(w->cz, ZSTD_c_compressionLevel, level);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(w->cz, ZSTD_c_checksumFlag, 1);
+	/* readers need not hold more than 8 MiB of history, whatever the level */
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(w->cz, ZSTD_c_windowLog,
+					   PS_STREAM_WINDOW_LOG_MAX);
+	if (ZSTD_isError(r))
+		return ps_error(e, PS_EUSAGE, "bad zstd level %d: %s", level,
+				ZSTD_getErrorName(r));
+	return 0;
+}
+
+/* fd >= 0: write there (ctx unused). */
+static int sw_open(ps_sw_write_fn fn, void *ctx, int fd, const struct ps_stream_header *h,
+		   const struct ps_sw_opts *opts, struct ps_sw **out,
+		   struct ps_errmsg *e)
+{
+	struct ps_sw *w;
+	int rc;
+
+	*out = NULL;
+	if (!fn || !h)
+		return ps_error(e, PS_EUSAGE, "stream writer needs an output and a header");
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return ps_error(e, PS_ENOMEM, "out of memory for the stream writer");
+	w->fn = fn;
+	w->ctx = fd >= 0 ? &w->fd : ctx;
+	w->fd = fd;
+	w->origin_ns = w->last_flush_ns = h->mono_origin_ns;
+	w->flush_ns = (uint64_t)(opts && opts->flush_ms ? opts->flush_ms : 1000) * 1000000;
+	rc = sw_init_zstd(w, opts, e);
+	if (!rc && bb_reserve(&w->stage, PS_STREAM_SIGNATURE_LEN))
+		rc = ps_error(e, PS_ENOMEM, "out of memory for the stream writer");
+	if (!rc) {
+		bb_put(&w->stage, PS_STREAM_SIGNATURE, PS_STREAM_SIGNATURE_LEN);
+		rc = sw_header(w, h, e);
+	}
+	/* a reader on a pipe can open as soon as we did */
+	if (!rc)
+		rc = ps_sw_flush(w, h->mono_origin_ns, e);
+	if (rc) {
+		ps_sw_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+int ps_sw_open_cb(ps_sw_write_fn fn, void *ctx, const struct ps_stream_header *h,
+		  const struct ps_sw_opts *opts, struct ps_sw **out,
+		  struct ps_errmsg *e)
+{
+	return sw_open(fn, ctx, -1, h, opts, out, e);
+}
+
+int ps_sw_open_fd(int fd, const struct ps_stream_header *h,
+		  const struct ps_sw_opts *opts, struct ps_sw **out,
+		  struct ps_errmsg *e)
+{
+	if (fd < 0)
+		return ps_error(e, PS_EUSAGE, "stream writer needs a file descriptor");
+	return sw_open(fd_write, NULL, fd, h, opts, out, e);
+}
+
+static int table_full(struct ps_errmsg *e, const char *what, uint32_t max)
+{
+	return ps_error(e, PS_ENOMEM, "%s table full (%u entries)", what, max);
+}
+
+int ps_sw_string(struct ps_sw *w, const char *s, uint32_t *id, struct ps_errmsg *e)
+{
+	size_t n = str_cut(s);
+	uint64_t h;
+	int rc;
+
+	if (w->err)
+		return sw_broken(w, e);
+	if (!s) {
+		*id = 0;
+		return 0;
+	}
+	h = hash_bytes(s, n);
+	if ((*id = itab_find(&w->strings, s, n, h)))
+		return 0;
+	if (w->strings.n >= PS_STREAM_MAX_STRINGS ||
+	    w->str_budget + STR_COST(n) > PS_STREAM_MAX_STRING_BYTES)
+		return table_full(e, "string", PS_STREAM_MAX_STRINGS);
+	if (itab_reserve(&w->strings, n))
+		return ps_error(e, PS_ENOMEM, "out of memory interning a string");
+	if ((rc = sw_pay(w, 1, n, e)))
+		return rc;
+	pay_str(&w->pay, s, n);
+	if ((rc = sw_emit(w, PS_REC_STRING, e)))
+		return rc;
+	*id = itab_insert(&w->strings, s, n, h, 0);
+	w->str_budget += STR_COST(n);
+	return 0;
+}
+
+int ps_sw_frame_ids(struct ps_sw *w, uint32_t kind, uint32_t function,
+		    uint32_t qualname, uint32_t file, uint32_t line, uint32_t *id,
+		    struct ps_errmsg *e)
+{
+	uint32_t key[5] = { kind, function, qualname, file, line };
+	uint64_t h = hash_bytes(key, sizeof(key));
+	int rc;
+
+	if (w->err)
+		return sw_broken(w, e);
+	if (!function || function > w->strings.n || qualname > w->strings.n ||
+	    file > w->strings.n)
+		return ps_error(e, PS_EUSAGE, "frame refers to an undefined string");
+	if ((*id = itab_find(&w->frames, key, sizeof(key), h)))
+		return 0;
+	if (w->frames.n >= PS_STREAM_MAX_FRAMES)
+		return table_full(e, "frame", PS_STREAM_MAX_FRAMES);
+	if (itab_reserve(&w->frames, sizeof(key)))
+		return ps_error(e, PS_ENOMEM, "out of memory interning a frame");
+	if ((rc = sw_pay(w, 5, 0, e)))
+		return rc;
+	for (int i = 0; i < 5; i++)
+		bb_uv(&w->pay, key[i]);
+	if ((rc = sw_emit(w, PS_REC_FRAME, e)))
+		return rc;
+	*id = itab_insert(&w->frames, key, sizeof(key), h, 0);
+	return 0;
+}
+
+int ps_sw_frame(struct ps_sw *w, const struct ps_stream_frame *f, uint32_t *id,
+		struct ps_errmsg *e)
+{
+	uint32_t fn, qn, file;
+	int rc;
+
+	if (!f->function)
+		return ps_error(e, PS_EUSAGE, "frame without a function name");
+	if ((rc = ps_sw_string(w, f->function, &fn, e)) ||
+	    (rc = ps_sw_string(w, f->qualname, &qn, e)) ||
+	    (rc = ps_sw_string(w, f->file, &file, e)))
+		return rc;
+	return ps_sw_frame_ids(w, f->kind, fn, qn, file, f->line, id, e);
+}
+
+int ps_sw_stack(struct ps_sw *w, uint32_t parent, uint32_t frame, uint32_t *id,
+		struct ps_errmsg *e)
+{
+	uint32_t key[2] = { parent, frame };
+	uint64_t h = hash_bytes(key, sizeof(key));
+	uint32_t depth;
+	int rc;
+
+	if (w->err)
+		return sw_broken(w, e);
+	if (parent > w->stacks.n || !frame || frame > w->frames.n)
+		return ps_error(e, PS_EUSAGE, "stack refers to an undefined %s",
+				parent > w->stacks.n ? "stack" : "frame");
+	if ((*id = itab_find(&w->stacks, key, sizeof(key), h)))
+		return 0;
+	depth = parent ? w->stacks.ent[parent - 1].aux + 1 : 1;
+	if (depth > PS_STREAM_MAX_DEPTH)
+		return ps_error(e, PS_EUSAGE, "stack deeper than %u frames", PS_STREAM_MAX_DEPTH);
+	if (w->stacks.n >= PS_STREAM_MAX_STACKS)
+		return table_full(e, "stack", PS_STREAM_MAX_STACKS);
+	if (itab_reserve(&w->stacks, sizeof(key)))
+		return ps_error(e, PS_ENOMEM, "out of memory interning a stack");
+	if ((rc = sw_pay(w, 2, 0, e)))
+		return rc;
+	bb_uv(&w->pay, parent);
+	bb_uv(&w->pay, frame);
+	if ((rc = sw_emit(w, PS_REC_STACK, e)))
+		return rc;
+	*id = itab_insert(&w->stacks, key, sizeof(key), h, depth);
+	return 0;
+}
+
+int ps_sw_stack_path(struct ps_sw *w, const uint32_t *frames, size_t n,
+		     uint32_t *id, struct ps_errmsg *e)
+{
+	uint32_t s = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int rc = ps_sw_stack(w, s, frames[i], &s, e);
+		if (rc)
+			return rc;
+	}
+	*id = s;
+	return 0;
+}
+
+int ps_sw_thread(struct ps_sw *w, uint32_t pid, uint32_t tid, const char *name,
+		 uint32_t *id, struct ps_errmsg *e)
+{
+	uint32_t key[3] = { pid, tid, 0 };
+	uint64_t h;
+	int rc;
+
+	if ((rc = ps_sw_string(w, name, &key[2], e)))
+		return rc;
+	h = hash_bytes(key, sizeof(key));
+	if ((*id = itab_find(&w->threads, key, sizeof(key), h)))
+		return 0;
+	if (w->threads.n >= PS_STREAM_MAX_THREADS)
+		return table_full(e, "thread", PS_STREAM_MAX_THREADS);
+	if (itab_reserve(&w->threads, sizeof(key)))
+		return ps_error(e, PS_ENOMEM, "out of memory interning a thread");
+	if ((rc = sw_pay(w, 3, 0, e)))
+		return rc;
+	for (int i = 0; i < 3; i++)
+		bb_uv(&w->pay, key[i]);
+	if ((rc = sw_emit(w, PS_REC_THREAD, e)))
+		return rc;
+	*id = itab_insert(&w->threads, key, sizeof(key), h, 0);
+	return 0;
+}
+
+int ps_sw_process(struct ps_sw *w, uint32_t pid, uint32_t ppid, uint32_t argc,
+		  const char *const *argv, struct ps_errmsg *e)
+{
+	int rc;
+
+	if (w->err)
+		return sw_broken(w, e);
+	if (w->processes >= PS_STREAM_MAX_PROCESSES)
+		return table_full(e, "process", PS_STREAM_MAX_PROCESSES);
+	if ((rc = sw_pay(w, 2, 0, e)))
+		return rc;
+	bb_uv(&w->pay, pid);
+	bb_uv(&w->pay, ppid);
+	if ((rc = sw_pay_argv(w, argc, argv, e)) || (rc = sw_emit(w, PS_REC_PROCESS, e)))
+		return rc;
+	w->processes++;
+	return 0;
+}
+
+static uint64_t sw_us(const struct ps_sw *w, uint64_t t_ns)
+{
+	return t_ns > w->origin_ns ? (t_ns - w->origin_ns) / 1000 : 0;
+}
+
+static int sw_maybe_flush(struct ps_sw *w, uint64_t now_ns, struct ps_errmsg *e)
+{
+	if (now_ns >= w->last_flush_ns && now_ns - w->last_flush_ns >= w->flush_ns)
+		return ps_sw_flush(w, now_ns, e);
+	return 0;
+}
+
+int ps_sw_sample(struct ps_sw *w, uint64_t time_ns, uint32_t thread,
+		 uint32_t stack, unsigned flags, struct ps_errmsg *e)
+{
+	uint64_t us = sw_us(w, time_ns);
+	int rc;
+
+	if (w->err)
+		return sw_broken(w, e);
+	if (!thread || thread > w->threads.n || stack > w->stacks.n)
+		return ps_error(e, PS_EUSAGE, "sample refers to an undefined %s",
+				stack > w->stacks.n ? "stack" : "thread");
+	if (us < w->last_us)
+		us = w->last_us;
+	if ((rc = sw_pay(w, 4, 0, e)))
+		return rc;
+	bb_uv(&w->pay, us - w->last_us);
+	bb_uv(&w->pay, thread);
+	bb_uv(&w->pay, stack);
+	bb_uv(&w->pay, flags);
+	if ((rc = sw_emit(w, PS_REC_SAMPLE, e)))
+		return rc;
+	w->last_us = us;
+	w->samples++;
+	return sw_maybe_flush(w, time_ns, e);
+}
+
+int ps_sw_event(struct ps_sw *w, const struct ps_stream_event *ev, struct ps_errmsg *e)
+{
+	uint32_t text;
+	int rc;
+
+	if ((rc = ps_sw_string(w, ev->text, &text, e)))
+		return rc;
+	if ((rc = sw_pay(w, 6, 0, e)))
+		return rc;
+	bb_uv(&w->pay, ev->kind);
+	bb_uv(&w->pay, sw_us(w, ev->time_ns));
+	bb_uv(&w->pay, ev->pid);
+	bb_uv(&w->pay, ev->count);
+	bb_uv(&w->pay, ps_zigzag(ev->value));
+	bb_uv(&w->pay, text);
+	if ((rc = sw_emit(w, PS_REC_EVENT, e)))
+		return rc;
+	return sw_maybe_flush(w, ev->time_ns, e);
+}
+
+int ps_sw_raw_record(struct ps_sw *w, uint64_t type, const void *payload,
+		     size_t len, struct ps_errmsg *e)
+{
+	int rc;
+
+	if (w->err)
+		return sw_broken(w, e);
+	if (type <= PS_REC_END || len > PS_STREAM_MAX_RECORD)
+		return ps_error(e, PS_EUSAGE, "raw record of type %llu and %zu bytes not allowed",
+				(unsigned long long)type, len);
+	if ((rc = sw_pay(w, 0, len, e)))
+		return rc;
+	bb_put(&w->pay, payload, len);
+	return sw_emit(w, type, e);
+}
+
+int ps_sw_flush(struct ps_sw *w, uint64_t now_ns, struct ps_errmsg *e)
+{
+	if (w->err)
+		return sw_broken(w, e);
+	w->last_flush_ns = now_ns;
+	return sw_push(w, ZSTD_e_flush, e);
+}
+
+int ps_sw_end_frame(struct ps_sw *w, struct ps_errmsg *e)
+{
+	if (w->err)
+		return sw_broken(w, e);
+	return sw_push(w, ZSTD_e_end, e);
+}
+
+int ps_sw_close(struct ps_sw *w, const struct ps_stream_totals *t, struct ps_errmsg *e)
+{
+	struct ps_stream_totals zero = { 0 };
+	int rc;
+
+	if (!t)
+		t = &zero;
+	if (w->err)
+		rc = sw_broken(w, e);
+	else
+		rc = sw_pay(w, 4, 0, e);
+	if (!rc) {
+		bb_uv(&w->pay, w->samples);
+		bb_uv(&w->pay, t->errors);
+		bb_uv(&w->pay, t->late);
+		bb_uv(&w->pay, t->duration_ns / 1000);
+		rc = sw_emit(w, PS_REC_END, e);
+	}
+	if (!rc)
+		rc = sw_push(w, ZSTD_e_end, e);
+	ps_sw_free(w);
+	return rc;
+}
+
+void ps_sw_free(struct ps_sw *w)
+{
+	if (!w)
+		return;
+	ZSTD_freeCCtx(w->cz);
+	free(w->out);
+	free(w->stage.p);
+	free(w->pay.p);
+	itab_free(&w->strings);
+	itab_free(&w->frames);
+	itab_free(&w->stacks);
+	itab_free(&w->threads);
+	free(w);
+}
+
+void ps_sw_bytes(const struct ps_sw *w, uint64_t *raw, uint64_t *compressed)
+{
+	*raw = w->raw + w->stage.len;
+	*compressed = w->comp;
+}
+
+/* ---- reader storage: entries that never move --------------------------- */
+
+/* Chunks of 1024 entries: pointers handed to the caller stay valid as
+ * tables grow. */
+#define CV_SHIFT 10
+
+struct cvec {
+	uint8_t **chunk;
+	size_t nchunk;
+	uint32_t n;
+	size_t size;
+};
+
+static void *cv_at(const struct cvec *v, uint32_t i)
+{
+	return v->chunk[i >> CV_SHIFT] + (size_t)(i & ((1u << CV_SHIFT) - 1)) * v->size;
+}
+
+static void *cv_push(struct cvec *v)
+{
+	if ((v->n >> CV_SHIFT) >= v->nchunk) {
+		uint8_t **c = realloc(v->chunk, (v->nchunk + 1) * sizeof(*c));
+		if (!c)
+			return NULL;
+		v->chunk = c;
+		c[v->nchunk] = calloc((size_t)1 << CV_SHIFT, v->size);
+		if (!c[v->nchunk])
+			return NULL;
+		v->nchunk++;
+	}
+	return cv_at(v, v->n++);
+}
+
+static void cv_free(struct cvec *v)
+{
+	for (size_t i = 0; i < v->nchunk; i++)
+		free(v->chunk[i]);
+	free(v->chunk);
+}
+
+/* Bytes for strings and argv arrays, in blocks that never move. */
+struct arena {
+	uint8_t **blk;
+	size_t nblk, used, cap;
+	uint64_t total;
+};
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	size_t off = (a->used + 7) & ~(size_t)7;
+
+	if (!a->nblk || off + n > a->cap) {
+		size_t cap = n > ((size_t)256 << 10) ? n : (size_t)256 << 10;
+		uint8_t **b = realloc(a->blk, (a->nblk + 1) * sizeof(*b));
+		if (!b)
+			return NULL;
+		a->blk = b;
+		if (!(b[a->nblk] = malloc(cap)))
+			return NULL;
+		a->nblk++;
+		a->cap = cap;
+		off = 0;
+	}
+	a->used = off + n;
+	a->total += n;
+	return a->blk[a->nblk - 1] + off;
+}
+
+static void arena_free(struct arena *a)
+{
+	for (size_t i = 0; i < a->nblk; i++)
+		free(a->blk[i]);
+	free(a->blk);
+}
+
+/* pid -> the last process record declaring it (open addressing). */
+struct pidmap {
+	uint32_t *pid, *proc;   /* proc 0: empty slot */
+	size_t cap;
+};
+
+static uint32_t pm_get(const struct pidmap *m, uint32_t pid)
+{
+	if (!m->cap)
+		return 0;
+	for (size_t i = (pid * 2654435761u) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->proc[i] || m->pid[i] == pid)
+			return m->proc[i];
+	}
+}
+
+static int pm_set(struct pidmap *m, uint32_t pid, uint32_t proc, uint32_t nprocs)
+{
+	if ((size_t)nprocs * 2 > m->cap) {
+		struct pidmap g = { 0 };
+		g.cap = m->cap ? m->cap * 2 : 64;
+		g.pid = calloc(g.cap, sizeof(uint32_t));
+		g.proc = calloc(g.cap, sizeof(uint32_t));
+		if (!g.pid || !g.proc) {
+			free(g.pid);
+			free(g.proc);
+			return PS_ENOMEM;
+		}
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->proc[i])
+				pm_set(&g, m->pid[i], m->proc[i], 0);
+		free(m->pid);
+		free(m->proc);
+		*m = g;
+	}
+	for (size_t i = (pid * 2654435761u) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->proc[i] || m->pid[i] == pid) {
+			m->pid[i] = pid;
+			m->proc[i] = proc;
+			return 0;
+		}
+	}
+}
+
+/* ---- reader: bytes in, records out -------------------------------------- */
+
+struct sr_stack {
+	uint32_t parent, frame, depth;
+};
+
+struct ps_sr {
+	int fd;
+	const uint8_t *mem;        /* memory source, or NULL */
+	size_t mem_len;
+	uint8_t *in;
+	size_t in_cap;
+	ZSTD_inBuffer zin;
+	ZSTD_DCtx *dz;
+	size_t zret;               /* last decompress result: 0 at a frame boundary */
+	int zfull;                 /* the last call filled the output: it may hold more */
+	int src_eof;
+	uint8_t *buf;              /* decompressed; [start, end) not consumed */
+	size_t cap, start, end;
+	struct arena arena;
+	uint64_t str_budget;       /* STR_COST of every string read */
+	struct cvec strings, frames, stacks, threads, procs;
+	struct pidmap pids;
+	struct ps_stream_header hdr;
+	uint64_t time_us;
+	const struct ps_stream_frame **path;
+	uint32_t path_stack;       /* stack whose frames are in path; 0 none */
+	int resolve;
+	struct ps_stream_totals totals;
+	int end_seen;              /* END read; delivered once the rest checks out */
+	int have_end;              /* END delivered */
+	int status;                /* sticky final status once non-zero */
+	struct ps_errmsg final;
+	struct ps_sr_stats st;
+};
+
+static int sr_fail(struct ps_sr *r, struct ps_errmsg *e, int code, const char *msg)
+{
+	r->status = code;
+	r->final.code = code;
+	snprintf(r->final.msg, sizeof(r->final.msg), "%s", msg);
+	return ps_error(e, code, "%s", msg);
+}
+
+static int sr_read_src(struct ps_sr *r, struct ps_errmsg *e)
+{
+	ssize_t n;
+
+	if (r->src_eof)
+		return 0;
+	if (r->mem) {
+		r->zin = (ZSTD_inBuffer){ r->mem, r->mem_len, 0 };
+		r->src_eof = 1;
+		r->st.compressed_bytes += r->mem_len;
+		return r->mem_len > 0;
+	}
+	do
+		n = read(r->fd, r->in, r->in_cap);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return ps_error(e, PS_EIO, "cannot read stream: %s", strerror(errno));
+	if (n == 0)
+		r->src_eof = 1;
+	r->zin = (ZSTD_inBuffer){ r->in, (size_t)n, 0 };
+	r->st.compressed_bytes += (size_t)n;
+	return n > 0;
+}
+
+static int sr_zerror(struct ps_sr *r, struct ps_errmsg *e, size_t ret)
+{
+	char msg[PS_ERRMSG_MAX];
+
+	if (ZSTD_getErrorCode(ret) == ZSTD_error_prefix_unknown && r->st.raw_bytes == 0 &&
+	    r->end == 0)
+		snprintf(msg, sizeof(msg), "not a pyspy stream: not zstd-compressed");
+	else
+		snprintf(msg, sizeof(msg), "corrupt stream: zstd: %s", ZSTD_getErrorName(ret));
+	return sr_fail(r, e, PS_EINVAL, msg);
+}
+
+/* Decompress more into buf: 1 when bytes were added, 0 at the end of the
+ * input, < 0 on error. */
+static int sr_more(struct ps_sr *r, struct ps_errmsg *e)
+{
+	struct ps_errmsg err;
+
+	if (r->start && r->cap - r->end < r->cap / 4) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->st.raw_bytes += r->start;
+		r->start = 0;
+	}
+	/* callers never ask for more than a record, which fits */
+	if (r->end == r->cap)
+		return sr_fail(r, e, PS_EINVAL, "stream reader buffer full");
+	for (;;) {
+		ZSTD_outBuffer o = { r->buf, r->cap, r->end };
+		size_t inpos = r->zin.pos, ret;
+		int rc;
+
+		if (r->zin.pos < r->zin.size || r->zfull) {
+			ret = ZSTD_decompressStream(r->dz, &o, &r->zin);
+			if (ZSTD_isError(ret))
+				return sr_zerror(r, e, ret);
+			r->zret = ret;
+			r->zfull = o.pos == o.size;
+			if (o.pos > r->end) {
+				r->end = o.pos;
+				return 1;
+			}
+			if (r->zin.pos > inpos)
+				continue;
+			/* with room and input zstd always moves: never drop input */
+			if (r->zin.pos < r->zin.size)
+				return sr_fail(r, e, PS_EINVAL, "corrupt stream: zstd makes no progress");
+			r->zfull = 0;
+		}
+		rc = sr_read_src(r, &err);
+		if (rc < 0)
+			return sr_fail(r, e, rc, err.msg);
+		if (rc == 0)
+			return 0;
+	}
+}
+
+/* At the end of the input with n bytes of a record (or nothing) pending. */
+static int sr_at_eof(struct ps_sr *r, struct ps_errmsg *e, size_t n, uint64_t len)
+{
+	char msg[PS_ERRMSG_MAX];
+
+	if (r->zret != 0 || n == 0) {
+		snprintf(msg, sizeof(msg), "truncated stream: %s after %llu records",
+			 r->zret ? "cut inside a zstd frame" : "no end record",
+			 (unsigned long long)r->st.records);
+		return sr_fail(r, e, PS_STREAM_TRUNCATED, msg);
+	}
+	/* writers end zstd frames only between records: a record cut at the
+	 * end of a complete frame has a bad length, it was not cut short */
+	if (len)
+		snprintf(msg, sizeof(msg), "corrupt stream: a record of %llu bytes runs past the end of the last zstd frame",
+			 (unsigned long long)len);
+	else
+		snprintf(msg, sizeof(msg), "corrupt stream: a record header runs past the end of the last zstd frame");
+	return sr_fail(r, e, PS_EINVAL, msg);
+}
+
+/* Bytes buf[start, start + n) available: 1, or 0 at the end of input. */
+static int sr_need(struct ps_sr *r, size_t n, struct ps_errmsg *e)
+{
+	while (r->end - r->start < n) {
+		int rc = sr_more(r, e);
+		if (rc <= 0)
+			return rc;
+	}
+	return 1;
+}
+
+static int sr_varint(struct ps_sr *r, size_t *off, uint64_t *v, struct ps_errmsg *e)
+{
+	for (;;) {
+		int n = ps_varint_get(r->buf + r->start + *off, r->end - r->start - *off, v);
+		if (n > 0) {
+			*off += (size_t)n;
+			return 1;
+		}
+		if (n < 0)
+			return sr_fail(r, e, PS_EINVAL, "corrupt stream: bad varint in a record header");
+		n = sr_more(r, e);
+		if (n <= 0)
+			return n;
+	}
+}
+
+/* The next whole record: 1 (payload at buf + start + *hdr), or a final
+ * status (the end of the input gives truncated or corrupt). */
+static int sr_record(struct ps_sr *r, uint64_t *type, size_t *hdr, uint64_t *len,
+		     struct ps_errmsg *e)
+{
+	char msg[PS_ERRMSG_MAX];
+	size_t off = 0;
+	int rc;
+
+	*len = 0;
+	if ((rc = sr_varint(r, &off, type, e)) == 1 && (rc = sr_varint(r, &off, len, e)) == 1) {
+		if (*len > PS_STREAM_MAX_RECORD) {
+			snprintf(msg, sizeof(msg), "corrupt stream: %s record of %llu bytes exceeds the %u-byte limit",
+				 rec_name(*type), (unsigned long long)*len, PS_STREAM_MAX_RECORD);
+			return sr_fail(r, e, PS_EINVAL, msg);
+		}
+		rc = sr_need(r, off + *len, e);
+	}
+	if (rc == 0)
+		return sr_at_eof(r, e, r->end - r->start, *len);
+	if (rc < 0)
+		return rc;
+	if (*type == 0)
+		return sr_fail(r, e, PS_EINVAL, "corrupt stream: record of type 0");
+	*hdr = off;
+	return 1;
+}
+
+/* ---- reader: payloads --------------------------------------------------- */
+
+struct cur {
+	const uint8_t *p, *end;
+	struct ps_sr *r;
+	uint64_t type;
+	struct ps_errmsg *e;
+};
+
+static int cu_bad(struct cur *c, const char *fmt, unsigned long long a)
+{
+	char why[160], msg[PS_ERRMSG_MAX];
+
+	snprintf(why, sizeof(why), fmt, a);
+	snprintf(msg, sizeof(msg), "corrupt stream: %s record after %llu records: %s",
+		 rec_name(c->type), (unsigned long long)c->r->st.records, why);
+	return sr_fail(c->r, c->e, PS_EINVAL, msg);
+}
+
+static int cu_u(struct cur *c, uint64_t *v)
+{
+	int n = ps_varint_get(c->p, (size_t)(c->end - c->p), v);
+
+	if (n > 0) {
+		c->p += n;
+		return 0;
+	}
+	return cu_bad(c, n ? "bad varint" : "payload ends inside a field", 0);
+}
+
+static int cu_u32(struct cur *c, uint32_t *v)
+{
+	uint64_t x;
+
+	if (cu_u(c, &x))
+		return -1;
+	if (x > UINT32_MAX)
+		return cu_bad(c, "value %llu out of range", x);
+	*v = (uint32_t)x;
+	return 0;
+}
+
+/* An id into a table of n entries; 0 only where optional. */
+static int cu_ref(struct cur *c, uint32_t *id, uint32_t n, int optional, const char *what)
+{
+	char fmt[80];
+
+	if (cu_u32(c, id))
+		return -1;
+	if ((*id == 0 && !optional) || *id > n) {
+		snprintf(fmt, sizeof(fmt), "refers to undefined %s %%llu", what);
+		return cu_bad(c, fmt, *id);
+	}
+	return 0;
+}
+
+static const char *sr_string(const struct ps_sr *r, uint32_t id)
+{
+	return id ? *(const char *const *)cv_at(&r->strings, id - 1) : NULL;
+}
+
+/* A length-prefixed string, copied with a NUL. */
+static int cu_str(struct cur *c, const char **out)
+{
+	uint64_t n;
+	char *s;
+
+	if (cu_u(c, &n))
+		return -1;
+	if (n > PS_STREAM_MAX_STRING)
+		return cu_bad(c, "string of %llu bytes", n);
+	if (n > (uint64_t)(c->end - c->p))
+		return cu_bad(c, "string of %llu bytes runs past the record", n);
+	if (memchr(c->p, 0, n))
+		return cu_bad(c, "string holds a NUL byte", 0);
+	if (c->r->str_budget + STR_COST(n) > PS_STREAM_MAX_STRING_BYTES)
+		return cu_bad(c, "strings exceed %llu bytes", PS_STREAM_MAX_STRING_BYTES);
+	if (!(s = arena_alloc(&c->r->arena, n + 1)))
+		return sr_fail(c->r, c->e, PS_ENOMEM, "out of memory reading a string");
+	c->r->str_budget += STR_COST(n);
+	memcpy(s, c->p, n);
+	s[n] = 0;
+	c->p += n;
+	*out = s;
+	return 0;
+}
+
+static int cu_argv(struct cur *c, uint32_t *argc, const char *const **argv)
+{
+	const char **v;
+
+	if (cu_u32(c, argc))
+		return -1;
+	if (*argc > PS_STREAM_MAX_ARGS)
+		return cu_bad(c, "command line of %llu strings", *argc);
+	v = arena_alloc(&c->r->arena, (*argc + 1) * sizeof(*v));
+	if (!v)
+		return sr_fail(c->r, c->e, PS_ENOMEM, "out of memory reading a command line");
+	for (uint32_t i = 0; i < *argc; i++)
+		if (cu_str(c, &v[i]))
+			return -1;
+	v[*argc] = NULL;
+	*argv = v;
+	return 0;
+}
+
+static int p_header(struct cur *c, struct ps_stream_header *h)
+{
+	uint64_t wall;
+	char msg[PS_ERRMSG_MAX];
+
+	if (cu_u32(c, &h->major) || cu_u32(c, &h->minor))
+		return -1;
+	/* the major version decides how the rest reads: check it first */
+	if (h->major != PS_STREAM_MAJOR) {
+		snprintf(msg, sizeof(msg), "unsupported stream format version %u.%u: this reader reads %u.x",
+			 h->major, h->minor, PS_STREAM_MAJOR);
+		return sr_fail(c->r, c->e, PS_EUNSUPPORTED, msg);
+	}
+	if (cu_str(c, &h->sampler) || cu_u32(c, &h->pid) || cu_argv(c, &h->argc, &h->argv) ||
+	    cu_str(c, &h->python_version) || cu_u32(c, &h->rate_hz) || cu_u(c, &wall) ||
+	    cu_u(c, &h->mono_origin_ns))
+		return -1;
+	h->wall_start_ns = ps_unzigzag(wall);
+	return 0;
+}
+
+static int p_string(struct cur *c, struct ps_sr_record *rec)
+{
+	struct ps_sr *r = c->r;
+	const char **slot;
+
+	if (r->strings.n >= PS_STREAM_MAX_STRINGS)
+		return cu_bad(c, "more than %llu strings", PS_STREAM_MAX_STRINGS);
+	if (cu_str(c, &rec->string))
+		return -1;
+	if (!(slot = cv_push(&r->strings)))
+		return sr_fail(r, c->e, PS_ENOMEM, "out of memory reading strings");
+	*slot = rec->string;
+	rec->id = r->strings.n;
+	return 0;
+}
+
+static int p_frame(struct cur *c, struct ps_sr_record *rec)
+{
+	struct ps_sr *r = c->r;
+	uint32_t fn, qn, file, n = r->strings.n;
+	struct ps_stream_frame f, *slot;
+
+	if (r->frames.n >= PS_STREAM_MAX_FRAMES)
+		return cu_bad(c, "more than %llu frames", PS_STREAM_MAX_FRAMES);
+	if (cu_u32(c, &f.kind) || cu_ref(c, &fn, n, 0, "string") ||
+	    cu_ref(c, &qn, n, 1, "string") || cu_ref(c, &file, n, 1, "string") ||
+	    cu_u32(c, &f.line))
+		return -1;
+	f.function = sr_string(r, fn);
+	f.qualname = sr_string(r, qn);
+	f.file = sr_string(r, file);
+	if (!(slot = cv_push(&r->frames)))
+		return sr_fail(r, c->e, PS_ENOMEM, "out of memory reading frames");
+	*slot = f;
+	rec->frame = slot;
+	rec->id = r->frames.n;
+	return 0;
+}
+
+static int p_stack(struct cur *c, struct ps_sr_record *rec)
+{
+	struct ps_sr *r = c->r;
+	struct sr_stack *s;
+	uint32_t parent, frame, depth;
+
+	if (r->stacks.n >= PS_STREAM_MAX_STACKS)
+		return cu_bad(c, "more than %llu stacks", PS_STREAM_MAX_STACKS);
+	if (cu_ref(c, &parent, r->stacks.n, 1, "stack") ||
+	    cu_ref(c, &frame, r->frames.n, 0, "frame"))
+		return -1;
+	depth = parent ? ((struct sr_stack *)cv_at(&r->stacks, parent - 1))->depth + 1 : 1;
+	if (depth > PS_STREAM_MAX_DEPTH)
+		return cu_bad(c, "stack deeper than %llu frames", PS_STREAM_MAX_DEPTH);
+	if (!(s = cv_push(&r->stacks)))
+		return sr_fail(r, c->e, PS_ENOMEM, "out of memory reading stacks");
+	*s = (struct sr_stack){ parent, frame, depth };
+	rec->stack.parent = parent;
+	rec->stack.frame = frame;
+	rec->id = r->stacks.n;
+	return 0;
+}
+
+static int p_thread(struct cur *c, struct ps_sr_record *rec)
+{
+	struct ps_sr *r = c->r;
+	struct ps_sr_thread t, *slot;
+	uint32_t name;
+
+	if (r->threads.n >= PS_STREAM_MAX_THREADS)
+		return cu_bad(c, "more than %llu threads", PS_STREAM_MAX_THREADS);
+	if (cu_u32(c, &t.pid) || cu_u32(c, &t.tid) ||
+	    cu_ref(c, &name, r->strings.n, 1, "string"))
+		return -1;
+	t.name = sr_string(r, name);
+	if (!(slot = cv_push(&r->threads)))
+		return sr_fail(r, c->e, PS_ENOMEM, "out of memory reading threads");
+	t.id = r->threads.n;
+	*slot = t;
+	rec->thread = slot;
+	rec->id = t.id;
+	return 0;
+}
+
+static int p_process(struct cur *c, struct ps_sr_record *rec)
+{
+	struct ps_sr *r = c->r;
+	struct ps_sr_process p, *slot;
+
+	if (r->procs.n >= PS_STREAM_MAX_PROCESSES)
+		return cu_bad(c, "more than %llu processes", PS_STREAM_MAX_PROCESSES);
+	if (cu_u32(c, &p.pid) || cu_u32(c, &p.ppid) || cu_argv(c, &p.argc, &p.argv))
+		return -1;
+	if (!(slot = cv_push(&r->procs)) || pm_set(&r->pids, p.pid, r->procs.n, r->procs.n))
+		return sr_fail(r, c->e, PS_ENOMEM, "out of memory reading processes");
+	p.id = r->procs.n;
+	*slot = p;
+	rec->process = slot;
+	rec->id = p.id;
+	return 0;
+}
+
+static const struct ps_stream_frame *const *sr_path(struct ps_sr *r, uint32_t stack)
+{
+	if (stack != r->path_stack) {
+		uint32_t id = stack;
+		while (id) {
+			const struct sr_stack *s = cv_at(&r->stacks, id - 1);
+			r->path[s->depth - 1] = cv_at(&r->frames, s->frame - 1);
+			id = s->parent;
+		}
+		r->path_stack = stack;
+	}
+	return r->path;
+}
+
+static int p_sample(struct cur *c, struct ps_sr_record *rec)
+{
+	struct ps_sr *r = c->r;
+	struct ps_sr_sample *s = &rec->sample;
+	uint64_t dt, flags;
+	uint32_t proc;
+
+	if (cu_u(c, &dt) || cu_ref(c, &s->thread_id, r->threads.n, 0, "thread") ||
+	    cu_ref(c, &s->stack_id, r->stacks.n, 1, "stack") || cu_u(c, &flags))
+		return -1;
+	if (dt > UINT64_MAX / 1000 - r->time_us)
+		return cu_bad(c, "time step %llu overflows", dt);
+	r->time_us += dt;
+	s->time_ns = r->hdr.mono_origin_ns + r->time_us * 1000;
+	s->flags = (unsigned)flags;
+	s->thread = cv_at(&r->threads, s->thread_id - 1);
+	proc = pm_get(&r->pids, s->thread->pid);
+	s->process = proc ? cv_at(&r->procs, proc - 1) : NULL;
+	s->depth = s->stack_id ? ((struct sr_stack *)cv_at(&r->stacks, s->stack_id - 1))->depth : 0;
+	s->frames = r->resolve ? sr_path(r, s->stack_id) : NULL;
+	r->st.samples++;
+	return 0;
+}
+
+static int p_event(struct cur *c, struct ps_sr_record *rec)
+{
+	struct ps_stream_event *ev = &rec->event;
+	uint64_t us, value;
+	uint32_t text;
+
+	if (cu_u32(c, &ev->kind) || cu_u(c, &us) || cu_u32(c, &ev->pid) ||
+	    cu_u(c, &ev->count) || cu_u(c, &value) ||
+	    cu_ref(c, &text, c->r->strings.n, 1, "string"))
+		return -1;
+	if (us > UINT64_MAX / 1000)
+		return cu_bad(c, "time %llu out of range", us);
+	ev->time_ns = c->r->hdr.mono_origin_ns + us * 1000;
+	ev->value = ps_unzigzag(value);
+	ev->text = sr_string(c->r, text);
+	return 0;
+}
+
+/* END is delivered only once nothing but the end of the input follows. */
+static int sr_drain(struct ps_sr *r, struct ps_errmsg *e)
+{
+	char msg[PS_ERRMSG_MAX];
+	int rc = 0;
+
+	while (r->end == r->start && (rc = sr_more(r, e)) > 0)
+		;
+	if (r->end > r->start)
+		return sr_fail(r, e, PS_EINVAL, "corrupt stream: data after the end record");
+	if (rc < 0)
+		return rc;
+	if (r->zret) {
+		snprintf(msg, sizeof(msg), "truncated stream: cut inside a zstd frame after %llu records",
+			 (unsigned long long)r->st.records);
+		return sr_fail(r, e, PS_STREAM_TRUNCATED, msg);
+	}
+	return 0;
+}
+
+/* Deliver the END record if nothing but the end of the input follows it;
+ * after "truncated" this runs again when the caller retries. */
+static int sr_end_checked(struct ps_sr *r, struct ps_sr_record *rec, struct ps_errmsg *e)
+{
+	if (sr_drain(r, e))
+		return -1;
+	rec->type = PS_REC_END;
+	rec->end = r->totals;
+	r->have_end = 1;
+	return 0;
+}
+
+static int p_end(struct cur *c, struct ps_sr_record *rec)
+{
+	struct ps_stream_totals *t = &rec->end;
+	uint64_t us;
+
+	if (cu_u(c, &t->samples) || cu_u(c, &t->errors) || cu_u(c, &t->late) || cu_u(c, &us))
+		return -1;
+	t->duration_ns = us > UINT64_MAX / 1000 ? UINT64_MAX : us * 1000;
+	if (t->samples != c->r->st.samples)
+		return cu_bad(c, "counts a different number of samples than the %llu read",
+			      c->r->st.samples);
+	c->r->start = (size_t)(c->end - c->r->buf);
+	c->r->totals = *t;
+	c->r->end_seen = 1;
+	return sr_end_checked(c->r, rec, c->e);
+}
+
+typedef int (*parse_fn)(struct cur *c, struct ps_sr_record *rec);
+
+static const parse_fn parsers[] = {
+	[PS_REC_STRING] = p_string, [PS_REC_FRAME] = p_frame,
+	[PS_REC_STACK] = p_stack, [PS_REC_THREAD] = p_thread,
+	[PS_REC_PROCESS] = p_process, [PS_REC_SAMPLE] = p_sample,
+	[PS_REC_EVENT] = p_event, [PS_REC_END] = p_end,
+};
+
+int ps_sr_next(struct ps_sr *r, struct ps_sr_record *rec, struct ps_errmsg *e)
+{
+	/* a file still being written may have grown: read on (a pipe at its
+	 * end just says so again) */
+	if (r->status == PS_STREAM_TRUNCATED && !r->mem) {
+		r->status = 0;
+		r->src_eof = 0;
+	}
+	for (;;) {
+		struct cur c = { .r = r, .e = e };
+		uint64_t type, len;
+		size_t hdr;
+		int rc;
+
+		if (r->status)
+			return ps_error(e, r->status, "%s", r->final.msg);
+		if (r->have_end)
+			return sr_fail(r, e, PS_STREAM_EOF, "end of stream");
+		if (r->end_seen) {
+			memset(rec, 0, sizeof(*rec));
+			if (sr_end_checked(r, rec, e))
+				return r->status;
+			r->st.records++;
+			return PS_OK;
+		}
+		rc = sr_record(r, &type, &hdr, &len, e);
+		if (rc != 1)
+			return rc;
+		c.type = type;
+		c.p = r->buf + r->start + hdr;
+		c.end = c.p + len;
+		if (type == PS_REC_HEADER)
+			return cu_bad(&c, "a second header", 0);
+		if (type >= sizeof(parsers) / sizeof(parsers[0]) || !parsers[type]) {
+			r->start += hdr + len;
+			r->st.skipped++;
+			continue;
+		}
+		memset(rec, 0, sizeof(*rec));
+		rec->type = (enum ps_rec)type;
+		/* fields beyond those we know are a later minor version's */
+		if (parsers[type](&c, rec))
+			return r->status;
+		if (type != PS_REC_END)
+			r->start += hdr + len;
+		r->st.records++;
+		return PS_OK;
+	}
+}
+
+/* ---- reader: opening ---------------------------------------------------- */
+
+static int sr_start(struct ps_sr *r, struct ps_errmsg *e)
+{
+	struct cur c = { .r = r, .e = e, .type = PS_REC_HEADER };
+	uint64_t type, len;
+	size_t hdr;
+	int rc = sr_need(r, PS_STREAM_SIGNATURE_LEN, e);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return sr_fail(r, e, PS_EINVAL, r->end == 0 ? "truncated stream: empty"
+				: "truncated stream: cut inside the signature");
+	if (memcmp(r->buf, PS_STREAM_SIGNATURE, PS_STREAM_SIGNATURE_LEN))
+		return sr_fail(r, e, PS_EINVAL, "not a pyspy stream: bad signature");
+	r->start = PS_STREAM_SIGNATURE_LEN;
+	rc = sr_record(r, &type, &hdr, &len, e);
+	if (rc == PS_STREAM_TRUNCATED)
+		return sr_fail(r, e, PS_EINVAL, "truncated stream: cut before the end of the header");
+	if (rc != 1)
+		return rc;
+	c.p = r->buf + r->start + hdr;
+	c.end = c.p + len;
+	if (type != PS_REC_HEADER)
+		return cu_bad(&c, "the first record is of type %llu, not a header", type);
+	if (p_header(&c, &r->hdr))
+		return r->status;
+	r->start += hdr + len;
+	return 0;
+}
+
+static int sr_open(struct ps_sr *r, struct ps_sr **out, struct ps_errmsg *e)
+{
+	size_t z;
+	int rc;
+
+	r->cap = PS_STREAM_MAX_RECORD + ((size_t)64 << 10);
+	r->buf = malloc(r->cap);
+	r->path = malloc(PS_STREAM_MAX_DEPTH * sizeof(*r->path));
+	r->dz = ZSTD_createDCtx();
+	r->resolve = 1;
+	r->strings.size = sizeof(const char *);
+	r->frames.size = sizeof(struct ps_stream_frame);
+	r->stacks.size = sizeof(struct sr_stack);
+	r->threads.size = sizeof(struct ps_sr_thread);
+	r->procs.size = sizeof(struct ps_sr_process);
+	if (!r->mem) {
+		r->in_cap = ZSTD_DStreamInSize();
+		r->in = malloc(r->in_cap);
+	}
+	if (!r->buf || !r->path || !r->dz || (!r->mem && !r->in)) {
+		ps_sr_free(r);
+		return ps_error(e, PS_ENOMEM, "out of memory for the stream reader");
+	}
+	/* a corrupt frame header must not make zstd allocate a huge window */
+	z = ZSTD_DCtx_setParameter(r->dz, ZSTD_d_windowLogMax, PS_STREAM_WINDOW_LOG_MAX);
+	rc = ZSTD_isError(z) ? ps_error(e, PS_EUNSUPPORTED, "zstd: %s", ZSTD_getErrorName(z))
+			     : sr_start(r, e);
+	if (rc) {
+		ps_sr_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int ps_sr_open_fd(int fd, struct ps_sr **out, struct ps_errmsg *e)
+{
+	struct ps_sr *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (!r)
+		return ps_error(e, PS_ENOMEM, "out of memory for the stream reader");
+	r->fd = fd;
+	return sr_open(r, out, e);
+}
+
+int ps_sr_open_mem(const void *buf, size_t len, struct ps_sr **out, struct ps_errmsg *e)
+{
+	static const uint8_t empty[1];
+	struct ps_sr *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (!r)
+		return ps_error(e, PS_ENOMEM, "out of memory for the stream reader");
+	r->fd = -1;
+	r->mem = buf ? buf : empty;
+	r->mem_len = buf ? len : 0;
+	return sr_open(r, out, e);
+}
+
+void ps_sr_free(struct ps_sr *r)
+{
+	if (!r)
+		return;
+	ZSTD_freeDCtx(r->dz);
+	free(r->in);
+	free(r->buf);
+	free(r->path);
+	arena_free(&r->arena);
+	cv_free(&r->strings);
+	cv_free(&r->frames);
+	cv_free(&r->stacks);
+	cv_free(&r->threads);
+	cv_free(&r->procs);
+	free(r->pids.pid);
+	free(r->pids.proc);
+	free(r);
+}
+
+const struct ps_stream_header *ps_sr_header(const struct ps_sr *r)
+{
+	return &r->hdr;
+}
+
+int ps_sr_stack(const struct ps_sr *r, uint32_t id,
+		const struct ps_stream_frame **out, uint32_t cap, uint32_t *depth)
+{
+	if (id > r->stacks.n)
+		return PS_EUSAGE;
+	*depth = id ? ((const struct sr_stack *)cv_at(&r->stacks, id - 1))->depth : 0;
+	while (id) {
+		const struct sr_stack *s = cv_at(&r->stacks, id - 1);
+		if (s->depth <= cap)
+			out[s->depth - 1] = cv_at(&r->frames, s->frame - 1);
+		id = s->parent;
+	}
+	return 0;
+}
+
+void ps_sr_resolve_frames(struct ps_sr *r, int on)
+{
+	r->resolve = on;
+	r->path_stack = 0;
+}
+
+const struct ps_stream_totals *ps_sr_totals(const struct ps_sr *r)
+{
+	return r->have_end ? &r->totals : NULL;
+}
+
+void ps_sr_stats(const struct ps_sr *r, struct ps_sr_stats *st)
+{
+	*st = r->st;
+	st->raw_bytes += r->start;
+}

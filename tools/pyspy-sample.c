@@ -1,0 +1,191 @@
+/* pyspy-sample: record a running Python program into a sample stream.
+ *
+ *   pyspy-sample [options] --pid PID > run.pss
+ *   pyspy-sample [options] -o run.pss -- python app.py
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ps_cli.h"
+#include "ps_record.h"
+#include "ps_sampler.h"
+
+struct opts {
+	pid_t pid;
+	char **cmd;             /* launch mode: argv after "--" */
+	const char *output;     /* NULL: stdout */
+	double rate, duration;
+	int nonblocking, gil, idle, no_idle, quiet, force_scan;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: pyspy-sample [options] --pid PID\n"
+		"       pyspy-sample [options] -- COMMAND [ARGS...]\n"
+		"Record the Python stacks of a running program into a sample stream\n"
+		"(see pyspy-stream(5)); analyse it with pyspy-fold and friends.\n\n"
+		"  -p, --pid PID         sample a running process\n"
+		"  -o, --output FILE     write the stream to FILE (default: standard output)\n"
+		"  -r, --rate HZ         samples per second (default 100)\n"
+		"  -d, --duration SECS   stop after SECS seconds (default: until the target exits)\n"
+		"      --nonblocking     never pause the target (samples may be inconsistent)\n"
+		"      --gil             record only threads holding the GIL\n"
+		"      --idle            record idle threads too (the default: flagged idle)\n"
+		"      --no-idle         leave idle threads out of the recording\n"
+		"  -q, --quiet           no status line, no summary\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         print the version\n"
+		"Stops on Ctrl-C, SIGTERM, --duration or the target's exit, always with a\n"
+		"complete stream. In launch mode, exits with the command's exit status.\n");
+}
+
+static double positive(const char *s, const char *what)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 1e9)
+		ps_cli_usage_error("invalid %s '%s'", what, s);
+	return v;
+}
+
+static void parse(int argc, char **argv, struct opts *o)
+{
+	enum { NONBLOCKING = 256, GIL, IDLE, NO_IDLE, FORCE_SCAN };
+	static const struct option longs[] = {
+		{ "pid", required_argument, 0, 'p' },      { "output", required_argument, 0, 'o' },
+		{ "rate", required_argument, 0, 'r' },     { "duration", required_argument, 0, 'd' },
+		{ "nonblocking", no_argument, 0, NONBLOCKING }, { "gil", no_argument, 0, GIL },
+		{ "idle", no_argument, 0, IDLE },          { "no-idle", no_argument, 0, NO_IDLE },
+		{ "force-scan", no_argument, 0, FORCE_SCAN }, { "quiet", no_argument, 0, 'q' },
+		{ "help", no_argument, 0, 'h' },           { "version", no_argument, 0, 'V' },
+		{ 0, 0, 0, 0 },
+	};
+	int c;
+	o->rate = 100;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:p:o:r:d:qhV", longs, NULL)) != -1) {
+		switch (c) {
+		case 'p': o->pid = ps_cli_pid(optarg); break;
+		case 'o': o->output = optarg; break;
+		case 'r': o->rate = positive(optarg, "rate"); break;
+		case 'd': o->duration = positive(optarg, "duration"); break;
+		case NONBLOCKING: o->nonblocking = 1; break;
+		case GIL: o->gil = 1; break;
+		case IDLE: o->idle = 1; break;
+		case NO_IDLE: o->no_idle = 1; break;
+		case FORCE_SCAN: o->force_scan = 1; break;
+		case 'q': o->quiet = 1; break;
+		case 'h': usage(stdout); exit(PS_EXIT_OK);
+		case 'V': ps_cli_version();
+		case ':': ps_cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+		default: ps_cli_usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		o->cmd = argv + optind;
+	if (o->pid && o->cmd)
+		ps_cli_usage_error("give either --pid or a command, not both");
+	if (!o->pid && !o->cmd)
+		ps_cli_usage_error("what to sample? give --pid PID or -- COMMAND");
+	if (o->idle && o->no_idle)
+		ps_cli_usage_error("--idle and --no-idle contradict each other");
+}
+
+static int open_output(const struct opts *o)
+{
+	if (!o->output || strcmp(o->output, "-") == 0) {
+		if (isatty(STDOUT_FILENO)) {
+			ps_cli_error("refusing to write a binary stream to a terminal; "
+				     "use -o FILE or a pipe (pyspy-sample ... | pyspy-fold)");
+			exit(PS_EXIT_USAGE);
+		}
+		return STDOUT_FILENO;
+	}
+	int fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ps_cli_error("cannot open '%s': %s", o->output, strerror(errno));
+		exit(PS_EXIT_FAIL);
+	}
+	return fd;
+}
+
+static void summary(const struct ps_sampler_stats *st, const struct ps_record *r)
+{
+	double secs = (double)st->elapsed_ns / 1e9;
+	fprintf(stderr, "%s: %llu samples in %.1f s (%.1f Hz), %llu errors", ps_cli_name(),
+		(unsigned long long)st->samples, secs, secs > 0 ? (double)st->samples / secs : 0.0,
+		(unsigned long long)st->errors);
+	if (st->late)
+		fprintf(stderr, "; fell behind: %llu samples late (worst %.1f ms) — lower --rate?",
+			(unsigned long long)st->late, (double)r->worst_late_ns / 1e6);
+	fputc('\n', stderr);
+}
+
+/* Launch mode exits like the command did. */
+static int child_exit_code(const struct ps_sampler_stats *st, pid_t child)
+{
+	int status = st->child_status;
+	if (status < 0 && waitpid(child, &status, 0) != child)
+		return PS_EXIT_FAIL;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : PS_EXIT_FAIL;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct ps_errmsg e = { 0 }, fe = { 0 };
+	struct ps_sampler_stats st;
+	struct ps_record rec;
+	pid_t pid;
+
+	ps_cli_init("pyspy-sample");
+	parse(argc, argv, &o);
+	int fd = open_output(&o);
+	struct ps_record_opts ro = { .gil_only = o.gil, .drop_idle = o.no_idle,
+				     .rate_hz = (uint32_t)(o.rate + 0.5),
+				     .sampler = "pyspy-sample " PS_VERSION };
+	ps_record_init(&rec, fd, &ro);
+	if (o.cmd) {
+		if (ps_launch(o.cmd, &pid, &e)) {
+			ps_cli_error("%s", e.msg);
+			return 127;
+		}
+	} else {
+		pid = o.pid;
+	}
+	struct ps_sampler_opts so = {
+		.rate_hz = o.rate, .duration_s = o.duration, .nonblocking = o.nonblocking,
+		.status = !o.quiet && isatty(STDERR_FILENO),
+		.open_flags = o.force_scan ? PS_OPEN_FORCE_SCAN : 0,
+	};
+	struct ps_sample_sink sink = ps_record_sink(&rec);
+	int rc = ps_sampler_run(&so, pid, o.cmd != NULL, &sink, &st, &e);
+	int frc = ps_record_finish(&rec, pid, o.cmd, &st, &fe);
+	if (fd != STDOUT_FILENO && close(fd) != 0 && frc == PS_OK)
+		frc = ps_error(&fe, PS_EIO, "cannot write '%s': %s", o.output, strerror(errno));
+	int status = PS_EXIT_OK;
+	if (rc && !(rc == PS_EGONE && st.target_exited && o.cmd)) {
+		ps_cli_error("%s", e.msg);
+		status = PS_EXIT_FAIL;
+	} else if (frc && frc != PS_OK) {
+		if (!strstr(fe.msg, "Broken pipe"))
+			ps_cli_error("%s", fe.msg[0] ? fe.msg : ps_strerror(frc));
+		status = PS_EXIT_FAIL;
+	} else if (!o.quiet) {
+		summary(&st, &rec);
+	}
+	if (o.cmd)
+		return status == PS_EXIT_OK || rc == PS_OK ? child_exit_code(&st, pid) : status;
+	return status;
+}
