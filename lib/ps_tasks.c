@@ -152,10 +152,47 @@ static int wait_stopped(pid_t leader, pid_t tid, long deadline, int *sig)
 
 /* Seize and interrupt one thread; its stop is awaited later, so that all
  * threads of a round stop in parallel. */
+/* Why PTRACE_SEIZE said EPERM: -1 the thread is exiting or gone (nothing
+ * to pause), 1 we already trace it (an earlier pause interrupted it but
+ * could not release it while it was stuck in the kernel: ours to stop and
+ * release now), 0 someone else traces it or we may not. */
+static int seize_refused(pid_t pid, pid_t tid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *st = strstr(buf, "State:");
+	if (st) {
+		st += strlen("State:");
+		st += strspn(st, " \t");
+		if (*st == 'Z' || *st == 'X')
+			return -1;
+	}
+	const char *t = strstr(buf, "TracerPid:");
+	return t && atoi(t + 10) == (int)getpid();
+}
+
 static int seize_one(struct ps_pause *pz, pid_t tid)
 {
-	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0)
-		return errno == ESRCH ? PS_EGONE : ps_err_from_errno(errno);
+	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0) {
+		int err = errno;
+		if (err == ESRCH)
+			return PS_EGONE;
+		if (err != EPERM)
+			return ps_err_from_errno(err);
+		int why = seize_refused(pz->pid, tid);
+		if (why < 0)
+			return PS_EGONE;
+		if (why == 0)
+			return PS_EPERM;
+	}
 	int rc = PS_OK;
 	if (pz->n == pz->cap) {
 		size_t nc = pz->cap ? pz->cap * 2 : 16;
@@ -172,7 +209,7 @@ static int seize_one(struct ps_pause *pz, pid_t tid)
 	}
 	if (rc == PS_OK) {
 		pz->tid[pz->n] = tid;
-		pz->sig[pz->n++] = 0;
+		pz->sig[pz->n++] = -1; /* not stopped yet */
 	}
 	if (rc) {
 		ptrace(PTRACE_DETACH, tid, NULL, NULL);
@@ -248,12 +285,28 @@ int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e
 	return ps_error(e, PS_EIO, "cannot pause process %d: it keeps starting threads", (int)pid);
 }
 
-void ps_resume(struct ps_pause *pz)
+/* Detach one thread. A thread we interrupted but that has not stopped yet
+ * (we gave up waiting) must still be waited for: it will enter the stop
+ * when it leaves the kernel, and only a stopped tracee can be detached. */
+static int release_one(struct ps_pause *pz, size_t i)
 {
+	if (pz->sig[i] < 0) {
+		int rc = wait_stopped(pz->pid, pz->tid[i], now_ms() + 1000, &pz->sig[i]);
+		if (rc)
+			return rc != PS_EGONE; /* gone is fine */
+	}
+	if (ptrace(PTRACE_DETACH, pz->tid[i], NULL, (void *)(long)pz->sig[i]) == 0)
+		return 0;
+	return errno != ESRCH; /* gone is fine */
+}
+
+int ps_resume(struct ps_pause *pz)
+{
+	int stuck = 0;
 	if (!pz->active)
-		return;
+		return 0;
 	for (size_t i = 0; i < pz->n; i++)
-		ptrace(PTRACE_DETACH, pz->tid[i], NULL, (void *)(long)pz->sig[i]);
+		stuck += release_one(pz, i);
 	pz->n = 0;
 	free(pz->tid);
 	free(pz->sig);
@@ -262,4 +315,5 @@ void ps_resume(struct ps_pause *pz)
 	pz->cap = 0;
 	pz->active = 0;
 	sigprocmask(SIG_SETMASK, &pz->saved_mask, NULL);
+	return stuck;
 }

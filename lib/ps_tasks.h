@@ -44,7 +44,10 @@ struct ps_pause {
 int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e);
 
 /* Resume every thread paused by ps_pause and restore the signal mask. Safe
- * to call twice. */
-void ps_resume(struct ps_pause *pz);
+ * to call twice. Returns the number of threads that could not be released
+ * (interrupted, but still not stopped after a second: stuck in the kernel);
+ * they are released when this process exits, so a caller seeing a non-zero
+ * count should stop sampling and exit. */
+int ps_resume(struct ps_pause *pz);
 
 #endif
