@@ -396,15 +396,27 @@ static int is_python_object(const struct ps_elf *elf)
 	return 0;
 }
 
+/* The file behind a mapping: by its path, through the target's root (it
+ * may live in another mount namespace), or through /proc/PID/map_files
+ * (the file may have been deleted or replaced since it was mapped). */
 static int open_elf(struct ps_proc *p, const char *path, struct ps_elf **elf,
 		    struct ps_errmsg *e)
 {
 	char alt[4200];
 	if (ps_elf_open(path, elf, e) == PS_OK)
 		return PS_OK;
-	/* the target may live in another mount namespace */
 	snprintf(alt, sizeof(alt), "/proc/%d/root%s", (int)p->pid, path);
-	return ps_elf_open(alt, elf, e);
+	if (ps_elf_open(alt, elf, NULL) == PS_OK)
+		return PS_OK;
+	for (size_t i = 0; i < p->maps.n; i++) {
+		const struct ps_map *m = &p->maps.v[i];
+		if (strcmp(m->path, path) != 0)
+			continue;
+		snprintf(alt, sizeof(alt), "/proc/%d/map_files/%llx-%llx", (int)p->pid,
+			 (unsigned long long)m->start, (unsigned long long)m->end);
+		return ps_elf_open(alt, elf, NULL) == PS_OK ? PS_OK : PS_EIO;
+	}
+	return PS_EIO;
 }
 
 static int open_maps(struct ps_proc *p, struct ps_errmsg *e)
@@ -546,10 +558,11 @@ static int proc_init(struct ps_proc *p, unsigned flags, struct ps_errmsg *e)
 	int rc = open_maps(p, e);
 	if (rc)
 		return rc;
-	rc = open_elf(p, p->pyobj_path, &elf, e);
+	struct ps_errmsg why = { 0 };
+	rc = open_elf(p, p->pyobj_path, &elf, &why);
 	if (rc)
 		return ps_error(e, PS_ENOTPY, "process %d ('%s') is not python: %s",
-				(int)p->pid, p->cmdline, e ? e->msg : "cannot read its executable");
+				(int)p->pid, p->cmdline, why.msg);
 	if (!p->libpython && !is_python_object(elf)) {
 		ps_elf_free(elf);
 		return ps_error(e, PS_ENOTPY,
