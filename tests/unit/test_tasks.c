@@ -388,6 +388,8 @@ struct fx {
 	struct sender sender;     /* a thread of ours signalling the child */
 	pthread_t sender_thread;
 	int sender_running;
+	pthread_t releaser;       /* a thread of ours ending the vfork later */
+	int releaser_running;
 };
 
 static int child_setup(void **state)
@@ -450,6 +452,8 @@ static int child_teardown(void **state)
 	struct fx *f = *state;
 	if (!f)
 		return 0;
+	if (f->releaser_running)
+		pthread_join(f->releaser, NULL);
 	if (f->sender_running) {
 		f->sender.stop = 1;
 		pthread_join(f->sender_thread, NULL);
@@ -818,6 +822,35 @@ static void test_pause_timeout_resumes_what_it_stopped(void **state)
 	assert_int_equal(proc_state(f->child, f->sh->vfork_tid), 'S');
 }
 
+static void *release_vfork_later(void *arg)
+{
+	sleep_ms((long)(intptr_t)arg);
+	release_vfork();
+	return NULL;
+}
+
+/* A thread that stops soon after the pause gave up on it (within the
+ * grace ps_resume gives such threads) is released, not left stopped until
+ * some later pause. */
+static void test_pause_timeout_releases_a_thread_that_stops_soon_after(void **state)
+{
+	struct fx *f = *state;
+	struct ps_errmsg e = { 0 };
+
+	assert_int_equal(pthread_create(&f->releaser, NULL, release_vfork_later,
+					(void *)(intptr_t)300), 0);
+	f->releaser_running = 1;
+	assert_int_equal(ps_pause(f->child, &f->pz, 100, &e), PS_EIO);
+	pthread_join(f->releaser, NULL);
+	f->releaser_running = 0;
+
+	/* no ps_pause or ps_resume from here on */
+	for (long end = now_ms() + 2000; now_ms() < end && !f->sh->vfork_returned;)
+		sleep_ms(1);
+	assert_true(f->sh->vfork_returned);
+	assert_true(none_traced_within(f->child, 1000));
+}
+
 static void test_pause_missing_pid_fails_and_keeps_mask(void **state)
 {
 	struct ps_pause pz = { 0 };
@@ -870,6 +903,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pause_catches_threads_started_while_attaching,
 						churning_child, child_teardown),
 		cmocka_unit_test_setup_teardown(test_pause_timeout_resumes_what_it_stopped,
+						child_stuck_in_vfork, child_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_timeout_releases_a_thread_that_stops_soon_after,
 						child_stuck_in_vfork, child_teardown),
 		cmocka_unit_test(test_pause_missing_pid_fails_and_keeps_mask),
 	};
