@@ -242,8 +242,26 @@ static int child_teardown(void **state)
 	return 0;
 }
 
+/* Whether the command line of pid starts with argv0: the kernel sets it up
+ * after mapping the new program, late in execve. */
+static int cmdline_is(pid_t pid, const char *argv0)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strcmp(buf, argv0) == 0;
+}
+
 /* Fork and exec argv; return once the exec has happened (the close-on-exec
- * pipe reads EOF), so that /proc/PID/exe is the new program. */
+ * pipe reads EOF) and completed (the new command line is in place), so that
+ * /proc/PID/exe and maps are those of the new program. */
 static pid_t spawn(char *const argv[])
 {
 	int p[2];
@@ -266,6 +284,9 @@ static pid_t spawn(char *const argv[])
 		;
 	close(p[0]);
 	assert_int_equal(n, 0); /* EOF: exec succeeded */
+	for (int i = 0; i < 2000 && !cmdline_is(pid, argv[0]); i++)
+		usleep(1000);
+	assert_true(cmdline_is(pid, argv[0]));
 	return pid;
 }
 

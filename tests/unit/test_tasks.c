@@ -790,7 +790,7 @@ static void test_pause_timeout_resumes_what_it_stopped(void **state)
 	assert_int_equal(rc, PS_EIO);
 	assert_non_null(strstr(e.msg, want));
 	assert_non_null(strstr(e.msg, "in time"));
-	assert_true(took >= 150 && took < 2000);
+	assert_true(took >= 150 && took < 5000);
 	assert_int_equal(f->pz.active, 0);
 	for (int s = 1; s < NSIG; s++)
 		assert_int_equal(sigismember(&before, s), sigismember(&after, s));
@@ -830,8 +830,8 @@ static void *release_vfork_later(void *arg)
 }
 
 /* A thread that stops soon after the pause gave up on it (within the
- * grace ps_resume gives such threads) is released, not left stopped until
- * some later pause. */
+ * second ps_resume waits for such threads, see ps_tasks.h) is released,
+ * not left stopped until some later pause. */
 static void test_pause_timeout_releases_a_thread_that_stops_soon_after(void **state)
 {
 	struct fx *f = *state;

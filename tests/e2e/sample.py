@@ -1,0 +1,1171 @@
+#!/usr/bin/env python3
+"""End-to-end test of pyspy-sample and pyspy-fold against live CPython.
+
+    python3 tests/e2e/sample.py --bin build/bin [--only 3.12] [--all-pid]
+
+Per interpreter found (pyenv 2.7 and 3.6-3.13, Debian's python3.11; a missing
+one is reported as skipped):
+
+  launch   `pyspy-sample -r 200 -o F -- PY target_hot.py 2 3` exits 3 (the
+           command's status); in the fold, hot() has 75 % +- 7 points of the
+           samples in hot() or cold() (it does 3x the work), the fold is
+           sorted and well formed
+  lines    hot's and cold's frames are innermost, at lines of their loops,
+           called from main() at the call lines, under <module>
+  nolines  --no-lines has no ":LINE)", is the line fold with lines removed
+           and re-aggregated (same total, no more lines)
+  threads  target_threads.py (worker-a spins in func_a, worker-b sleeps in
+           func_b, main waits in join), recorded 1.5 s by --pid: --threads
+           roots are "thread TID: NAME" with the target's own thread ids
+  idle     func_b (sleeping) is (nearly) absent by default, present with
+           --idle, as is the main thread's join
+  gil      --gil keeps (nearly) only worker-a's samples
+  tid      --tid TID keeps only that thread (worker-a; worker-b with --idle)
+  from-to  --from 0.5 --to 1.0 keeps 20-47 % of a 1.5 s recording
+
+and for a subset (2.7, 3.9, 3.12, 3.13, debian-3.11; all with --all-pid),
+against a running target_hot.py:
+
+  pid      --pid PID -d 1.5: exit 0, >= 60 samples, hot() dominant
+  nonblock the same with --nonblocking
+  pipe     sh -c 'pyspy-sample -d 1 --pid PID | pyspy-fold': both exit 0,
+           a fold with hot(); and `pyspy-fold --pid PID --duration 1` (live)
+  sigint   SIGINT to a sampler without -d: exit 0 within 2 s, a complete
+           stream (fold exits 0, nothing "truncated"), the target runs on and
+           no thread of it is left stopped
+  sigterm  the same with SIGTERM
+  sigkill  SIGKILL to the sampler after 1.5 s: the fold prints stacks, says
+           "truncated" and exits non-zero; the target runs on (CPU time
+           grows) and no thread of it is stopped during 1 s
+  exit     the target exits by itself mid-capture: the sampler exits 0 with a
+           complete stream
+
+Once: launch mode with a command that is not Python (exits quickly; runs
+long), `--pid` of no process, no arguments, refusing a terminal (with
+script(1) if present), and every format/vectors/*.pss folded to its .fold
+byte for byte.
+
+Prints PASS/FAIL per case, a matrix per interpreter and a final line
+`e2e-sample: N passed, M failed, K skipped`; exits non-zero if anything
+failed.  Reuses the discovery and process helpers of run.py (every process
+started is killed on every path; this process is also made a child
+subreaper, so what a tool leaves behind is found and killed too).
+Standard library only; meant for Debian's python3.
+"""
+import argparse
+import atexit
+import ctypes
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import run as dumprun  # noqa: E402  (discovery, spawn/reap, run_tool, report)
+
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TARGET_HOT = os.path.join(HERE, 'target_hot.py')
+TARGET_THREADS = os.path.join(HERE, 'target_threads.py')
+VECTORS = os.path.join(ROOT, 'format', 'vectors')
+
+PID_SUBSET = ['2.7', '3.9', '3.12', '3.13', 'debian-3.11']
+LAUNCH_COLS = ['launch', 'lines', 'nolines', 'threads', 'idle', 'gil', 'tid',
+               'from-to']
+PID_COLS = ['pid', 'nonblock', 'pipe', 'live', 'sigint', 'sigterm', 'sigkill',
+            'exit']
+
+READY_TIMEOUT = 20.0
+TOOL_TIMEOUT = 30.0
+HOT_SHARE, HOT_TOLERANCE = 0.75, 0.07
+
+spawn, reap, run_tool, short = (dumprun.spawn, dumprun.reap,
+                                dumprun.run_tool, dumprun.short)
+
+WORK = None       # temporary directory of this run
+SAMPLE = FOLD = None
+
+
+def tmp(name):
+    return os.path.join(WORK, name)
+
+
+# ---------------------------------------------------------------------------
+# Orphans: a tool that leaves a process behind (e.g. the command it launched)
+# reparents it to us, the subreaper; we find such processes and kill them.
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper():
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1,
+                                                0, 0, 0)
+    except Exception:
+        pass
+
+
+def orphans():
+    """Our children that run.py's bookkeeping does not know: [(pid, cmd)]."""
+    me = os.getpid()
+    out = []
+    for d in glob.glob('/proc/[0-9]*'):
+        pid = int(os.path.basename(d))
+        if pid in dumprun._children:
+            continue
+        try:
+            with open(d + '/stat') as f:
+                stat = f.read()
+            ppid = int(stat[stat.rindex(')') + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid != me:
+            continue
+        try:
+            cmd = dumprun.proc_cmdline(pid)
+        except OSError:
+            cmd = '?'
+        out.append((pid, cmd))
+    return out
+
+
+def kill_orphans():
+    found = orphans()
+    for pid, _ in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for pid, _ in found:
+        try:
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+    return found
+
+
+@atexit.register
+def _cleanup():
+    kill_orphans()
+    if WORK:
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Targets
+
+class TargetError(Exception):
+    pass
+
+
+def target_env():
+    env = dict(os.environ)
+    for k in ('PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP'):
+        env.pop(k, None)
+    env['LC_ALL'] = 'C.UTF-8'
+    env['PYTHONDONTWRITEBYTECODE'] = '1'
+    return env
+
+
+class Target(object):
+    """A target program started by us, with a ready file."""
+    count = 0
+
+    def __init__(self, python, script, args, ready_arg):
+        Target.count += 1
+        tag = 'target%d' % Target.count
+        self.ready = tmp(tag + '.ready')
+        self.err_path = tmp(tag + '.stderr')
+        argv = [python, script] + list(args)
+        if ready_arg:
+            argv.append(self.ready)
+        with open(tmp(tag + '.stdout'), 'wb') as out, \
+                open(self.err_path, 'wb') as err:
+            self.proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=out,
+                              stderr=err, cwd=WORK, env=target_env())
+        self.pid = self.proc.pid
+
+    def stderr(self):
+        try:
+            with open(self.err_path, 'rb') as f:
+                return f.read().decode('utf-8', 'replace').strip()
+        except OSError:
+            return ''
+
+    def wait_ready(self):
+        deadline = time.time() + READY_TIMEOUT
+        while not os.path.exists(self.ready):
+            if self.proc.poll() is not None:
+                raise TargetError('target exited with %s before it was ready: %s'
+                                  % (self.proc.returncode, short(self.stderr())))
+            if time.time() > deadline:
+                raise TargetError('target not ready after %.0f s: %s'
+                                  % (READY_TIMEOUT, short(self.stderr())))
+            time.sleep(0.01)
+        with open(self.ready) as f:
+            return f.read()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stopped_tasks(self):
+        out = []
+        try:
+            tids = os.listdir('/proc/%d/task' % self.pid)
+        except OSError:
+            return out
+        for tid in tids:
+            try:
+                with open('/proc/%d/task/%s/stat' % (self.pid, tid)) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            state = stat[stat.rindex(')') + 2:].split()[0]
+            if state in ('T', 't'):
+                out.append('%s(%s)' % (tid, state))
+        return out
+
+    def cpu_ticks(self):
+        try:
+            with open('/proc/%d/stat' % self.pid) as f:
+                stat = f.read()
+            fields = stat[stat.rindex(')') + 2:].split()
+            return int(fields[11]) + int(fields[12])   # utime + stime
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def health(self, seconds=0.3):
+        """Problems if the target died or a thread of it sits stopped at
+        any point during `seconds`."""
+        deadline = time.time() + seconds
+        while True:
+            if not self.alive():
+                return ['target exited (status %s): %s'
+                        % (self.proc.returncode, short(self.stderr()))]
+            st = self.stopped_tasks()
+            if st:
+                return ['target threads left stopped: %s' % ', '.join(st)]
+            if time.time() >= deadline:
+                return []
+            time.sleep(0.05)
+
+    def close(self):
+        reap(self.proc)
+
+
+# ---------------------------------------------------------------------------
+# Collapsed stacks
+
+def parse_fold(text):
+    """[(frames, count)]; raises ValueError on a malformed line."""
+    out = []
+    for line in text.split('\n'):
+        if not line:
+            continue
+        stack, _, n = line.rpartition(' ')
+        if not stack or not n.isdigit() or int(n) <= 0:
+            raise ValueError('malformed fold line %r' % short(line, 160))
+        out.append((stack.split(';'), int(n)))
+    return out
+
+
+FRAME_RE = re.compile(r'^(.*) \(([^()]*?)(?::(\d+))?\)$')
+
+
+def parse_frame(frame):
+    """(name, file, line or None); file None for a frame without one."""
+    m = FRAME_RE.match(frame)
+    if not m:
+        return frame, None, None
+    return m.group(1), m.group(2), int(m.group(3)) if m.group(3) else None
+
+
+def is_func(frame, name, script):
+    n, f, _ = parse_frame(frame)
+    return n == name and f is not None and \
+        os.path.basename(f) == os.path.basename(script)
+
+
+def total(fold):
+    return sum(n for _, n in fold)
+
+
+def count_with(fold, name, script):
+    return sum(n for frames, n in fold
+               if any(is_func(fr, name, script) for fr in frames))
+
+
+def fold_tool(args, timeout=TOOL_TIMEOUT):
+    """Run pyspy-fold; (ToolResult, fold or None, problems)."""
+    r = run_tool(FOLD, args, timeout=timeout)
+    p = []
+    fold = None
+    if r.timed_out:
+        p.append('pyspy-fold %s timed out' % ' '.join(args))
+        return r, None, p
+    try:
+        fold = parse_fold(r.out)
+    except ValueError as e:
+        p.append('pyspy-fold %s: %s' % (' '.join(args), e))
+    lines = [l for l in r.out.split('\n') if l]
+    if lines != sorted(lines, key=lambda s: s.encode('utf-8', 'surrogateescape')):
+        p.append('pyspy-fold %s: output not sorted' % ' '.join(args))
+    return r, fold, p
+
+
+def fold_ok(args, timeout=TOOL_TIMEOUT):
+    """pyspy-fold that must exit 0 with nothing on stderr."""
+    r, fold, p = fold_tool(args, timeout)
+    if not r.timed_out and (r.rc != 0 or 'truncated' in r.err.lower()):
+        p.insert(0, 'pyspy-fold %s: exit %s, stderr: %s'
+                 % (' '.join(args), r.rc, short(r.err) or '(empty)'))
+    return fold, p
+
+
+def source_lines(script):
+    with open(script) as f:
+        return f.read().split('\n')
+
+
+def marked(script, marker):
+    return [i + 1 for i, l in enumerate(source_lines(script))
+            if l.rstrip().endswith('# ' + marker)]
+
+
+def func_span(script, name):
+    """Lines of the body of top-level function `name` (def line excluded)."""
+    src = source_lines(script)
+    start = [i for i, l in enumerate(src) if l.startswith('def %s(' % name)][0]
+    end = start + 1
+    while end < len(src) and (src[end].startswith(' ') or not src[end].strip()):
+        end += 1
+    while not src[end - 1].strip():
+        end -= 1
+    return range(start + 2, end + 1)
+
+
+def call_lines(script, caller, callee):
+    span = func_span(script, caller)
+    src = source_lines(script)
+    return [n for n in span if src[n - 1].strip() == '%s()' % callee]
+
+
+def hot_share(fold):
+    hot = count_with(fold, 'hot', TARGET_HOT)
+    cold = count_with(fold, 'cold', TARGET_HOT)
+    return hot, cold, (float(hot) / (hot + cold) if hot + cold else 0.0)
+
+
+def summary_errors(err):
+    """The error count of pyspy-sample's summary line, or None."""
+    m = re.search(r'(\d+) samples in [\d.]+ s \([\d.]+ Hz\), (\d+) errors', err)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def check_sampler_summary(r, what='pyspy-sample'):
+    p = []
+    s = summary_errors(r.err)
+    if s is None:
+        p.append('%s printed no summary line: %s' % (what, short(r.err) or '(empty)'))
+    elif s[1]:
+        p.append('%s: %d errors in %d samples (%s)' % (what, s[1], s[0], short(r.err, 200)))
+    return p
+
+
+# ---------------------------------------------------------------------------
+# Per interpreter: launch mode
+
+def test_launch(name, python):
+    res = {}
+    out = tmp('%s-launch.pss' % name)
+    r = run_tool(SAMPLE, ['-r', '200', '-o', out, '--', python, TARGET_HOT,
+                          '2', '3'], timeout=TOOL_TIMEOUT)
+    p = []
+    if r.timed_out:
+        p.append('pyspy-sample timed out')
+    elif r.rc != 3:
+        p.append('pyspy-sample exit %s, expected 3 (the command\'s): %s'
+                 % (r.rc, short(r.err)))
+    if p:
+        return dict((c, p) for c in ('launch', 'lines', 'nolines')), ''
+    p += check_sampler_summary(r)
+    fold, fp = fold_ok([out])
+    p += fp
+    info = ''
+    if fold is None:
+        return dict((c, p) for c in ('launch', 'lines', 'nolines')), ''
+    hot, cold, share = hot_share(fold)
+    info = ' (hot %.1f %% of %d hot+cold samples, %d in all)' % (
+        100 * share, hot + cold, total(fold))
+    if hot + cold < 150:
+        p.append('only %d samples in hot or cold (200 Hz for 2 s)' % (hot + cold))
+    elif abs(share - HOT_SHARE) > HOT_TOLERANCE:
+        p.append('hot has %.1f %% of hot+cold samples (%d vs %d), expected '
+                 '%.0f %% +- %.0f' % (100 * share, hot, cold, 100 * HOT_SHARE,
+                                       100 * HOT_TOLERANCE))
+    res['launch'] = p
+
+    # lines
+    p = []
+    for fn in ('hot', 'cold'):
+        loop = marked(TARGET_HOT, 'loop: ' + fn) + marked(TARGET_HOT, 'body: ' + fn)
+        loop_lines = range(min(loop), max(loop) + 1)
+        span = func_span(TARGET_HOT, fn)
+        calls = call_lines(TARGET_HOT, 'main', fn)
+        inside = outside = 0
+        bad = []
+        for frames, n in fold:
+            idx = [i for i, fr in enumerate(frames) if is_func(fr, fn, TARGET_HOT)]
+            if not idx:
+                continue
+            i = idx[0]
+            _, _, line = parse_frame(frames[i])
+            if len(idx) != 1 or i != len(frames) - 1:
+                bad.append('%s is not the innermost frame: %s'
+                           % (fn, short(';'.join(frames), 200)))
+            elif line not in span:
+                bad.append('%s at line %s, outside its body (%d-%d)'
+                           % (fn, line, span[0], span[-1]))
+            elif line in loop_lines:
+                inside += n
+            else:
+                outside += n
+            caller = frames[i - 1] if i else None
+            if not caller or not is_func(caller, 'main', TARGET_HOT) or \
+                    parse_frame(caller)[2] not in calls:
+                bad.append('%s called from %s, expected main at line %s'
+                           % (fn, caller, calls))
+            elif i < 2 or not is_func(frames[i - 2], '<module>', TARGET_HOT):
+                bad.append('main under %s, expected <module>'
+                           % (frames[i - 2] if i >= 2 else '(root)'))
+        p += bad[:3]
+        if len(bad) > 3:
+            p.append('... %d bad %s stacks' % (len(bad), fn))
+        if inside + outside == 0:
+            p.append('no %s samples' % fn)
+        elif outside > 0.05 * (inside + outside):
+            p.append('%d of %d %s samples outside its loop lines %d-%d'
+                     % (outside, inside + outside, fn, loop_lines[0],
+                        loop_lines[-1]))
+    res['lines'] = p
+
+    # --no-lines
+    nofold, p = fold_ok(['--no-lines', out])
+    if nofold is not None:
+        withl = {}
+        for frames, n in fold:
+            key = ';'.join(re.sub(r':\d+\)$', ')', fr) for fr in frames)
+            withl[key] = withl.get(key, 0) + n
+        nol = dict((';'.join(frames), n) for frames, n in nofold)
+        lined = [fr for frames, _ in nofold for fr in frames
+                 if re.search(r':\d+\)$', fr)]
+        if lined:
+            p.append('--no-lines output has line numbers: %s' % lined[0])
+        if total(nofold) != total(fold):
+            p.append('--no-lines total %d, with lines %d'
+                     % (total(nofold), total(fold)))
+        if len(nofold) > len(fold):
+            p.append('--no-lines has %d lines, more than %d with lines'
+                     % (len(nofold), len(fold)))
+        if len(nol) != len(nofold):
+            p.append('--no-lines repeats a stack')
+        if nol != withl:
+            diff = sorted(set(nol.items()) ^ set(withl.items()))
+            p.append('--no-lines differs from the line fold without lines: %s'
+                     % short(repr(diff[:2]), 240))
+        if count_with(nofold, 'hot', TARGET_HOT) != count_with(fold, 'hot', TARGET_HOT):
+            p.append('--no-lines changes the hot count')
+    res['nolines'] = p
+    return res, info
+
+
+# ---------------------------------------------------------------------------
+# Per interpreter: threads and filters
+
+def test_threads(name, python):
+    cols = ('threads', 'idle', 'gil', 'tid', 'from-to')
+    target = Target(python, TARGET_THREADS, ['6'], True)
+    try:
+        try:
+            tids = json.loads(target.wait_ready())
+        except (TargetError, ValueError) as e:
+            return dict((c, ['target: %s' % e]) for c in cols), ''
+        out = tmp('%s-threads.pss' % name)
+        r = run_tool(SAMPLE, ['--pid', str(target.pid), '-d', '1.5', '-o', out],
+                     timeout=TOOL_TIMEOUT)
+        p = []
+        if r.timed_out:
+            p.append('pyspy-sample timed out')
+        elif r.rc != 0:
+            p.append('pyspy-sample exit %s: %s' % (r.rc, short(r.err)))
+        else:
+            p += check_sampler_summary(r)
+            p += target.health(0)
+    finally:
+        target.close()
+    if p and r.rc != 0:
+        return dict((c, p) for c in cols), ''
+    res = {}
+    a, b, main = tids['worker-a'], tids['worker-b'], tids['main']
+    root_a = 'thread %d: worker-a' % a
+    root_b = 'thread %d: worker-b' % b
+    root_main = 'thread %d: MainThread' % main
+
+    def roots(fold):
+        c = {}
+        for frames, n in fold:
+            c[frames[0]] = c.get(frames[0], 0) + n
+        return c
+
+    folds = {}
+    problems = list(p)
+    for key, args in (('default', []), ('threads', ['--threads']),
+                      ('idle', ['--idle']), ('idle-threads', ['--idle', '--threads']),
+                      ('gil', ['--gil', '--threads']),
+                      ('tid-a', ['--tid', str(a), '--threads']),
+                      ('tid-b', ['--tid', str(b), '--idle', '--threads']),
+                      ('from-to', ['--from', '0.5', '--to', '1.0'])):
+        fold, fp = fold_ok(args + [out])
+        problems += fp
+        folds[key] = fold
+    if any(f is None for f in folds.values()):
+        return dict((c, problems) for c in cols), ''
+    d, th, idle, ith = (folds['default'], folds['threads'], folds['idle'],
+                        folds['idle-threads'])
+    fa = count_with(d, 'func_a', TARGET_THREADS)
+    info = ' (%d samples, %d in func_a)' % (total(d), fa)
+
+    # threads: roots
+    p = list(problems)
+    rt, rit = roots(th), roots(ith)
+    known = set([root_a, root_b, root_main])
+    for rr, what in ((rt, '--threads'), (rit, '--idle --threads')):
+        other = [k for k in rr if k not in known]
+        if other:
+            p.append('%s roots not of the target\'s threads %s: %s'
+                     % (what, sorted(known), short(', '.join(other), 200)))
+    if rt.get(root_a, 0) < 60:
+        p.append('--threads: %d samples under "%s" (roots %s)'
+                 % (rt.get(root_a, 0), root_a, short(repr(rt), 200)))
+    for root in (root_b, root_main):
+        if rit.get(root, 0) < 30:
+            p.append('--idle --threads: %d samples under "%s" (roots %s)'
+                     % (rit.get(root, 0), root, short(repr(rit), 200)))
+    if total(th) != total(d) or total(ith) != total(idle):
+        p.append('--threads changes the total: %d vs %d, --idle %d vs %d'
+                 % (total(th), total(d), total(ith), total(idle)))
+    for frames, n in th:
+        if len(frames) > 1 and frames[1:] not in [f for f, _ in d]:
+            p.append('--threads stack not in the plain fold: %s'
+                     % short(';'.join(frames), 200))
+            break
+    res['threads'] = p
+
+    # idle
+    p = []
+    fb = count_with(d, 'func_b', TARGET_THREADS)
+    if total(d) < 60:
+        p.append('only %d samples by default in 1.5 s' % total(d))
+    if fa < 0.8 * total(d):
+        p.append('func_a in %d of %d samples, expected >= 80 %%' % (fa, total(d)))
+    if fb > 0.05 * total(d):
+        p.append('func_b (sleeping) in %d of %d samples without --idle'
+                 % (fb, total(d)))
+    ifa = count_with(idle, 'func_a', TARGET_THREADS)
+    ifb = count_with(idle, 'func_b', TARGET_THREADS)
+    join = sum(n for frames, n in ith if frames[0] == root_main and
+               any(parse_frame(fr)[0].endswith('join') for fr in frames))
+    if ifa != fa:
+        p.append('func_a: %d samples with --idle, %d without' % (ifa, fa))
+    if ifb < 0.5 * ifa:
+        p.append('--idle: func_b in %d samples, func_a in %d' % (ifb, ifa))
+    if join < 0.5 * ifa:
+        p.append('--idle: the main thread in join in %d samples, func_a in %d'
+                 % (join, ifa))
+    res['idle'] = p
+
+    # gil
+    p = []
+    g = folds['gil']
+    rg = roots(g)
+    if total(g) < 0.5 * fa:
+        p.append('--gil: %d samples, func_a has %d' % (total(g), fa))
+    if rg.get(root_a, 0) < 0.9 * total(g):
+        p.append('--gil: %d of %d samples are worker-a\'s (roots %s)'
+                 % (rg.get(root_a, 0), total(g), short(repr(rg), 200)))
+    if rg.get(root_main, 0):
+        p.append('--gil: %d samples of the main thread (in join)'
+                 % rg[root_main])
+    res['gil'] = p
+
+    # tid
+    p = []
+    ta, tb = folds['tid-a'], folds['tid-b']
+    for fold, root, want, fn in ((ta, root_a, rt.get(root_a, 0), 'func_a'),
+                                 (tb, root_b, rit.get(root_b, 0), 'func_b')):
+        other = [f[0] for f, _ in fold if f[0] != root]
+        if other:
+            p.append('--tid for "%s" has other roots: %s'
+                     % (root, short(', '.join(sorted(set(other))), 200)))
+        if total(fold) != want or not want:
+            p.append('--tid for "%s": %d samples, --threads had %d'
+                     % (root, total(fold), want))
+        if count_with(fold, fn, TARGET_THREADS) != total(fold):
+            p.append('--tid for "%s": samples without %s' % (root, fn))
+    res['tid'] = p
+
+    # from-to
+    p = []
+    ft = folds['from-to']
+    if total(d):
+        frac = float(total(ft)) / total(d)
+        info += ' (--from 0.5 --to 1.0: %.0f %%)' % (100 * frac)
+        if not 0.20 <= frac <= 0.47:
+            p.append('--from 0.5 --to 1.0 keeps %d of %d samples (%.0f %%), '
+                     'expected 20-47 %%' % (total(ft), total(d), 100 * frac))
+    else:
+        p.append('no samples')
+    res['from-to'] = p
+    return res, info
+
+
+# ---------------------------------------------------------------------------
+# Per interpreter: --pid mode and ending
+
+def check_pid_fold(fold, minimum=60):
+    p = []
+    hot, cold, share = hot_share(fold)
+    n = total(fold)
+    if n < minimum:
+        p.append('%d samples, expected >= %d' % (n, minimum))
+    elif hot < 0.5 * n or not 0.6 <= share <= 0.9:
+        p.append('hot not dominant: %d of %d samples, %.0f %% of hot+cold'
+                 % (hot, n, 100 * share))
+    return p
+
+
+def start_sampler(args):
+    err = open(tmp('sampler.stderr'), 'wb')
+    try:
+        return spawn([SAMPLE] + args, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=err), err
+    except Exception:
+        err.close()
+        raise
+
+
+def sampler_err(err):
+    err.close()
+    with open(err.name, 'rb') as f:
+        return f.read().decode('utf-8', 'replace')
+
+
+def wait_exit(p, timeout):
+    t0 = time.time()
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, time.time() - t0
+    return p.returncode, time.time() - t0
+
+
+class HotTarget(object):
+    """A long-running target_hot.py, restarted when a case broke it."""
+
+    def __init__(self, python):
+        self.python = python
+        self.t = None
+
+    def get(self):
+        if self.t is not None and self.t.health(0):
+            self.t.close()
+            self.t = None
+        if self.t is None:
+            self.t = Target(self.python, TARGET_HOT, ['0', '0'], True)
+            self.t.wait_ready()
+        return self.t
+
+    def close(self):
+        if self.t is not None:
+            self.t.close()
+
+
+def test_pid(name, python):
+    res = {}
+    ht = HotTarget(python)
+    try:
+        for col, extra in (('pid', []), ('nonblock', ['--nonblocking'])):
+            p = []
+            try:
+                t = ht.get()
+                out = tmp('%s-%s.pss' % (name, col))
+                t0 = time.time()
+                r = run_tool(SAMPLE, ['--pid', str(t.pid), '-d', '1.5', '-o', out]
+                             + extra, timeout=15)
+                took = time.time() - t0
+                if r.timed_out:
+                    p.append('pyspy-sample timed out')
+                elif r.rc != 0:
+                    p.append('pyspy-sample exit %s: %s' % (r.rc, short(r.err)))
+                else:
+                    if took > 4.5:
+                        p.append('-d 1.5 took %.1f s' % took)
+                    if not extra:
+                        p += check_sampler_summary(r)
+                    fold, fp = fold_ok([out])
+                    p += fp
+                    if fold is not None:
+                        p += check_pid_fold(fold)
+                    p += t.health(0.1)
+            except TargetError as e:
+                p.append('target: %s' % e)
+            res[col] = p
+
+        # pipe, and live folding
+        p = []
+        try:
+            t = ht.get()
+            rcfile = tmp('%s-pipe.rc' % name)
+            r = run_tool('sh', ['-c', '{ "$1" -d 1 --pid "$2"; echo $? >"$3"; } | "$4"',
+                                'sh', SAMPLE, str(t.pid), rcfile, FOLD], timeout=15)
+            if r.timed_out:
+                p.append('the pipe timed out')
+            else:
+                try:
+                    with open(rcfile) as f:
+                        src = f.read().strip()
+                except OSError:
+                    src = '(none)'
+                if src != '0':
+                    p.append('pyspy-sample in the pipe: exit %s: %s' % (src, short(r.err)))
+                if r.rc != 0:
+                    p.append('pyspy-fold in the pipe: exit %s: %s' % (r.rc, short(r.err)))
+                try:
+                    fold = parse_fold(r.out)
+                    p += check_pid_fold(fold, 40)
+                except ValueError as e:
+                    p.append(str(e))
+            p += t.health(0)
+            t = ht.get()
+            t0 = time.time()
+            fold, fp = fold_ok(['--pid', str(t.pid), '--duration', '1'], timeout=15)
+            took = time.time() - t0
+            p += ['live: %s' % x for x in fp]
+            if fold is not None:
+                p += ['live: %s' % x for x in check_pid_fold(fold, 40)]
+            if took > 4:
+                p.append('live --duration 1 took %.1f s' % took)
+            p += t.health(0)
+        except TargetError as e:
+            p.append('target: %s' % e)
+        res['pipe'] = [x for x in p if not x.startswith('live')]
+        res['live'] = [x for x in p if x.startswith('live') or x.startswith('target')]
+
+        # SIGINT, SIGTERM: a complete stream, the target untouched
+        for col, sig in (('sigint', signal.SIGINT), ('sigterm', signal.SIGTERM)):
+            p = []
+            try:
+                t = ht.get()
+                out = tmp('%s-%s.pss' % (name, col))
+                s, err = start_sampler(['--pid', str(t.pid), '-o', out])
+                try:
+                    time.sleep(1.0)
+                    if s.poll() is not None:
+                        p.append('pyspy-sample exited early with %s: %s'
+                                 % (s.returncode, short(sampler_err(err))))
+                    else:
+                        s.send_signal(sig)
+                        rc, took = wait_exit(s, 2.0)
+                        if rc is None:
+                            p.append('pyspy-sample still running 2 s after %s'
+                                     % sig.name)
+                        elif rc != 0:
+                            p.append('pyspy-sample exit %s after %s: %s'
+                                     % (rc, sig.name, short(sampler_err(err))))
+                        else:
+                            fold, fp = fold_ok([out])
+                            p += fp
+                            if fold is not None:
+                                p += check_pid_fold(fold, 40)
+                finally:
+                    reap(s)
+                    err.close()
+                p += t.health(0.3)
+            except TargetError as e:
+                p.append('target: %s' % e)
+            res[col] = p
+
+        # SIGKILL: a truncated stream that still folds
+        p = []
+        try:
+            t = ht.get()
+            out = tmp('%s-sigkill.pss' % name)
+            s, err = start_sampler(['--pid', str(t.pid), '-o', out])
+            try:
+                time.sleep(1.5)
+                if s.poll() is not None:
+                    p.append('pyspy-sample exited early with %s: %s'
+                             % (s.returncode, short(sampler_err(err))))
+                else:
+                    s.kill()
+                    wait_exit(s, 2.0)
+            finally:
+                reap(s)
+                err.close()
+            if not p:
+                cpu0 = t.cpu_ticks()
+                p += t.health(1.0)
+                cpu1 = t.cpu_ticks()
+                if not p and (cpu0 is None or cpu1 is None or cpu1 <= cpu0):
+                    p.append('target CPU time did not grow after the sampler '
+                             'was killed (%s -> %s ticks)' % (cpu0, cpu1))
+                r, fold, fp = fold_tool([out])
+                p += fp
+                if r.rc == 0:
+                    p.append('pyspy-fold of a killed recording exited 0')
+                if 'truncated' not in r.err.lower():
+                    p.append('pyspy-fold does not say "truncated": %s'
+                             % (short(r.err) or '(empty stderr)'))
+                if fold is not None:
+                    p += check_pid_fold(fold, 40)
+        except TargetError as e:
+            p.append('target: %s' % e)
+        res['sigkill'] = p
+    finally:
+        ht.close()
+
+    # the target exits mid-capture
+    p = []
+    t = Target(python, TARGET_HOT, ['1.2', '0'], True)
+    try:
+        t.wait_ready()
+        out = tmp('%s-exit.pss' % name)
+        s, err = start_sampler(['--pid', str(t.pid), '-o', out])
+        try:
+            rc, took = wait_exit(s, 6.0)
+            if rc is None:
+                p.append('pyspy-sample still running 6 s after the target '
+                         '(1.2 s) started')
+            elif rc != 0:
+                p.append('pyspy-sample exit %s: %s' % (rc, short(sampler_err(err))))
+            else:
+                if t.proc.poll() is None:
+                    p.append('pyspy-sample exited while the target runs')
+                fold, fp = fold_ok([out])
+                p += fp
+                if fold is not None:
+                    p += check_pid_fold(fold, 40)
+        finally:
+            reap(s)
+            err.close()
+    except TargetError as e:
+        p.append('target: %s' % e)
+    finally:
+        t.close()
+    res['exit'] = p
+    return res
+
+
+# ---------------------------------------------------------------------------
+# Once: errors and vectors
+
+def one_line_error(r, what='one'):
+    lines = r.err.strip('\n').split('\n') if r.err.strip() else []
+    if not lines:
+        return ['nothing on stderr']
+    p = []
+    if not lines[0].startswith('pyspy-sample: '):
+        p.append('stderr does not start with "pyspy-sample: ": %s'
+                 % short(lines[0], 120))
+    if what == 'one' and len(lines) != 1:
+        p.append('%d lines on stderr, expected 1: %s' % (len(lines), short(r.err, 200)))
+    return p
+
+
+class Background(object):
+    """A tool run started now and checked later (for a slow case)."""
+
+    def __init__(self, argv):
+        self.err = open(tmp('bg%d.stderr' % id(self)), 'w+b')
+        self.t0 = time.time()
+        self.p = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=self.err)
+
+    def result(self, timeout):
+        left = max(0.0, self.t0 + timeout - time.time())
+        rc, _ = wait_exit(self.p, left)
+        took = time.time() - self.t0
+        timed_out = rc is None
+        reap(self.p)
+        self.err.seek(0)
+        err = self.err.read().decode('utf-8', 'replace')
+        self.err.close()
+        return dumprun.ToolResult(self.p.returncode, '', err, timed_out), took
+
+
+def test_errors(slow):
+    results = []
+    notes = []
+
+    # launch mode, a command that is not Python and exits at once
+    out = tmp('nonpython.pss')
+    t0 = time.time()
+    r = run_tool(SAMPLE, ['-o', out, '--', '/bin/sleep', '0.5'], timeout=15)
+    took = time.time() - t0
+    p = []
+    if r.timed_out:
+        p.append('still running after 15 s')
+    elif r.rc == 0:
+        p.append('exit 0 (stderr: %s), expected non-zero and an error about '
+                 'python' % (short(r.err) or '(empty)'))
+    else:
+        p += one_line_error(r)
+        if 'python' not in r.err.lower():
+            p.append('stderr does not mention python: %s' % short(r.err))
+    results.append(('sample errors launch-not-python (sleep 0.5, %.1f s)' % took, p))
+
+    # launch mode, a command that is not Python and keeps running
+    r, took = slow.result(15)
+    p = []
+    if r.timed_out:
+        p.append('still running after 15 s')
+    elif r.rc == 0:
+        p.append('exit 0, expected non-zero: %s' % short(r.err))
+    else:
+        p += one_line_error(r)
+        if 'python' not in r.err.lower():
+            p.append('stderr does not mention python: %s' % short(r.err))
+    if took > 5:
+        notes.append('NOTE sample errors launch-not-python (sleep 30): took '
+                     '%.1f s to give up (waits for the command to become '
+                     'python)' % took)
+    results.append(('sample errors launch-not-python (sleep 30, %.1f s)' % took, p))
+    time.sleep(0.1)
+    left = [(pid, cmd) for pid, cmd in kill_orphans() if 'sleep 30' in cmd]
+    results.append(('sample errors launch-not-python leaves no process',
+                    ['pyspy-sample failed and left its command running: pid '
+                     '%d (%s)' % x for x in left]))
+
+    # a pid that does not exist
+    try:
+        with open('/proc/sys/kernel/pid_max') as f:
+            pid = int(f.read()) - 1
+    except (OSError, ValueError):
+        pid = 4194303
+    while os.path.exists('/proc/%d' % pid):
+        pid -= 1
+    r = run_tool(SAMPLE, ['--pid', str(pid), '-o', tmp('nopid.pss')], timeout=15)
+    p = []
+    if r.timed_out:
+        p.append('timed out')
+    elif r.rc != 1:
+        p.append('exit %s, expected 1 (stderr: %s)' % (r.rc, short(r.err)))
+    else:
+        p += one_line_error(r)
+        if str(pid) not in r.err:
+            p.append('stderr does not mention pid %d: %s' % (pid, short(r.err)))
+    results.append(('sample errors no-such-pid', p))
+
+    # no arguments
+    r = run_tool(SAMPLE, [], timeout=15)
+    p = []
+    if r.timed_out:
+        p.append('timed out')
+    elif r.rc != 2:
+        p.append('exit %s, expected 2 (stderr: %s)' % (r.rc, short(r.err)))
+    else:
+        p += one_line_error(r, 'first')
+    results.append(('sample errors no-arguments', p))
+
+    # a terminal on stdout is refused
+    script = shutil.which('script')
+    if script:
+        cmd = '%s -d 0.5 --pid %d' % (SAMPLE, os.getpid())
+        r = run_tool(script, ['-qec', cmd, '/dev/null'], timeout=15)
+        p = []
+        if r.timed_out:
+            p.append('timed out')
+        elif r.rc != 2:
+            p.append('exit %s, expected 2 (output: %s)' % (r.rc, short(r.out + r.err)))
+        elif 'terminal' not in (r.out + r.err):
+            p.append('no message about the terminal: %s' % short(r.out + r.err))
+        results.append(('sample errors terminal', p))
+    else:
+        results.append(('sample errors terminal', None))
+    return results, notes
+
+
+def test_vectors():
+    results = []
+    pss = sorted(glob.glob(os.path.join(VECTORS, '*.pss')))
+    if not pss:
+        return [('fold vectors', ['no vectors in %s' % VECTORS])]
+    for path in pss:
+        base = os.path.basename(path)[:-4]
+        p = []
+        try:
+            with open(path[:-4] + '.fold', 'rb') as f:
+                want = f.read()
+        except OSError as e:
+            results.append(('fold vector %s' % base, ['no .fold: %s' % e]))
+            continue
+        proc = spawn([FOLD, path], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            reap(proc)
+            results.append(('fold vector %s' % base, ['timed out']))
+            continue
+        dumprun._children.pop(proc.pid, None)
+        err = err.decode('utf-8', 'replace')
+        if base == 'truncated':
+            if proc.returncode == 0:
+                p.append('exit 0 for a truncated stream')
+            if 'truncated' not in err.lower():
+                p.append('stderr does not say truncated: %s' % (short(err) or '(empty)'))
+        elif proc.returncode != 0 or err.strip():
+            p.append('exit %s, stderr: %s' % (proc.returncode, short(err) or '(empty)'))
+        if out != want:
+            ol, wl = out.split(b'\n'), want.split(b'\n')
+            i = 0
+            while i < min(len(ol), len(wl)) and ol[i] == wl[i]:
+                i += 1
+            p.append('output differs from %s.fold (%d vs %d bytes); line %d: '
+                     'got %r, expected %r'
+                     % (base, len(out), len(want), i + 1,
+                        ol[i][:120] if i < len(ol) else None,
+                        wl[i][:120] if i < len(wl) else None))
+        results.append(('fold vector %s' % base, p))
+    return results
+
+
+# ---------------------------------------------------------------------------
+
+def main():
+    global WORK, SAMPLE, FOLD
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--bin', default='build/bin',
+                    help='directory holding pyspy-sample and pyspy-fold')
+    ap.add_argument('--only', action='append', default=[],
+                    help='run only this interpreter (2.7, 3.12, debian-3.11)')
+    ap.add_argument('--all-pid', action='store_true',
+                    help='run the --pid cases on every interpreter, not only '
+                    '%s' % ', '.join(PID_SUBSET))
+    args = ap.parse_args()
+
+    signal.signal(signal.SIGTERM, dumprun._on_signal)
+    signal.signal(signal.SIGHUP, dumprun._on_signal)
+    sys.stdout.reconfigure(line_buffering=True)
+    become_subreaper()
+
+    t0 = time.time()
+    SAMPLE = os.path.abspath(os.path.join(args.bin, 'pyspy-sample'))
+    FOLD = os.path.abspath(os.path.join(args.bin, 'pyspy-fold'))
+    for b in (SAMPLE, FOLD):
+        if not os.access(b, os.X_OK):
+            print('FAIL: %s not found or not executable' % b)
+            print('e2e-sample: 0 passed, 1 failed, 0 skipped')
+            return 1
+    WORK = tempfile.mkdtemp(prefix='pyspy-e2e-sample-')
+
+    interpreters, missing = dumprun.discover()
+    if args.only:
+        interpreters = [(n, p) for n, p in interpreters if n in args.only]
+        missing = [n for n in missing if n in args.only]
+        unknown = [n for n in args.only
+                   if n not in dumprun.EXPECTED_INTERPRETERS and
+                   n not in [i for i, _ in interpreters]]
+        if unknown:
+            ap.error('unknown interpreter(s): %s' % ', '.join(unknown))
+
+    def pid_cols(n):
+        return PID_COLS if args.all_pid or n in PID_SUBSET else []
+
+    passed = failed = skipped = 0
+    matrix = {}
+
+    def tally(label, problems):
+        nonlocal passed, failed, skipped
+        if problems is None:
+            print('SKIPPED %s' % label)
+            skipped += 1
+            return 'SKIP'
+        if dumprun.report(label, problems) == 'PASS':
+            passed += 1
+            return 'PASS'
+        failed += 1
+        return 'FAIL'
+
+    for name in missing:
+        print('SKIPPED %s: not found  <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<'
+              % name)
+        matrix[name] = dict((c, 'SKIP') for c in LAUNCH_COLS + pid_cols(name))
+        skipped += len(matrix[name])
+
+    # the slow error case runs meanwhile
+    slow = Background([SAMPLE, '-o', tmp('nonpython-long.pss'), '--',
+                       '/bin/sleep', '30'])
+    try:
+        for name, python in interpreters:
+            row = matrix.setdefault(name, {})
+            ti = time.time()
+            try:
+                res, info = test_launch(name, python)
+            except TargetError as e:
+                res, info = dict((c, ['target: %s' % e])
+                                 for c in ('launch', 'lines', 'nolines')), ''
+            for c in ('launch', 'lines', 'nolines'):
+                row[c] = tally('sample %s %s%s' % (name, c, info if c == 'launch'
+                                                   else ''), res[c])
+            res, info = test_threads(name, python)
+            for c in ('threads', 'idle', 'gil', 'tid', 'from-to'):
+                row[c] = tally('sample %s %s%s' % (name, c, info if c == 'threads'
+                                                   else ''), res[c])
+            if pid_cols(name):
+                res = test_pid(name, python)
+                for c in PID_COLS:
+                    row[c] = tally('sample %s %s' % (name, c), res[c])
+            print('    (%s took %.1f s)' % (name, time.time() - ti))
+
+        results, notes = test_errors(slow)
+        for label, problems in results:
+            tally(label, problems)
+        for label, problems in test_vectors():
+            tally(label, problems)
+        for n in notes:
+            print(n)
+    finally:
+        reap(slow.p)
+
+    left = kill_orphans()
+    if left:
+        tally('sample no process left behind',
+              ['left running: %s' % ', '.join('%d (%s)' % x for x in left)])
+
+    cols = LAUNCH_COLS + PID_COLS
+    if matrix:
+        rows = [n for n in dumprun.EXPECTED_INTERPRETERS if n in matrix]
+        rows += [n for n in matrix if n not in rows]
+        width = max(len('interpreter'), max(len(n) for n in rows)) + 2
+        print('')
+        print('interpreter'.ljust(width) +
+              ''.join(c.ljust(max(len(c), 4) + 2) for c in cols))
+        for n in rows:
+            print(n.ljust(width) + ''.join(
+                matrix[n].get(c, '-').ljust(max(len(c), 4) + 2) for c in cols))
+        print('')
+    print('(took %.1f s)' % (time.time() - t0))
+    print('e2e-sample: %d passed, %d failed, %d skipped'
+          % (passed, failed, skipped))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
