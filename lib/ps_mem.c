@@ -75,8 +75,10 @@ int ps_mem_read_cstr(struct ps_mem *m, uint64_t addr, char *out, size_t cap)
 		if (want > page_left)
 			want = page_left;
 		int rc = ps_mem_read(m, addr + have, out + have, want);
-		if (rc)
+		if (rc) {
+			out[have] = '\0'; /* what was read before, terminated */
 			return rc;
+		}
 		void *nul = memchr(out + have, '\0', want);
 		if (nul)
 			return PS_OK;

@@ -85,13 +85,15 @@ static int looks_like_py_version(const char *s, size_t len)
 	int maj, min, mic, n = 0;
 	if (len < 5 || len > 16 || (s[0] != '2' && s[0] != '3') || s[1] != '.')
 		return 0;
-	if (sscanf(s, "%d.%d.%d%n", &maj, &min, &mic, &n) != 3)
-		return 0;
+	if (sscanf(s, "%d.%d.%d%n", &maj, &min, &mic, &n) != 3 ||
+	    (size_t)n != strspn(s, "0123456789."))
+		return 0; /* %d also takes signs and spaces */
 	const char *rest = s + n;
-	if (*rest == 'a' || *rest == 'b' || *rest == 'c')
-		rest++;
-	else if (rest[0] == 'r' && rest[1] == 'c')
-		rest += 2;
+	if (*rest == 'a' || *rest == 'b' || *rest == 'c' || (rest[0] == 'r' && rest[1] == 'c')) {
+		rest += rest[0] == 'r' ? 2 : 1;
+		if (!isdigit((unsigned char)*rest))
+			return 0; /* a release level has a serial: "rc1" */
+	}
 	while (isdigit((unsigned char)*rest))
 		rest++;
 	if (*rest == '+')
@@ -110,9 +112,9 @@ int ps_find_version_in_rodata(const uint8_t *data, size_t size, int hint_major,
 		if (!end)
 			break;
 		size_t len = (size_t)(end - (data + i));
-		if (looks_like_py_version((const char *)data + i, len)) {
-			int maj, min, mic;
-			ps_parse_version((const char *)data + i, &maj, &min, &mic);
+		int maj, min, mic;
+		if (looks_like_py_version((const char *)data + i, len) &&
+		    ps_parse_version((const char *)data + i, &maj, &min, &mic) == PS_OK) {
 			int matches = hint_major < 0 || (maj == hint_major && min == hint_minor);
 			if (matches && len < cap) {
 				memcpy(out, data + i, len);

@@ -114,7 +114,6 @@ static long now_ms(void)
  * passed back on detach or the target would lose it. */
 static int wait_stopped(pid_t leader, pid_t tid, long deadline, int *sig)
 {
-	*sig = 0;
 	for (;;) {
 		/* peek first: the exit of the process's main thread must stay
 		 * for its parent to collect (in launch mode, that is us, and
@@ -131,8 +130,9 @@ static int wait_stopped(pid_t leader, pid_t tid, long deadline, int *sig)
 			}
 			if (waitpid(tid, &status, __WALL | WNOHANG) != tid || !WIFSTOPPED(status))
 				return PS_EGONE;
-			if (status >> 16 != PTRACE_EVENT_STOP)
-				*sig = WSTOPSIG(status);
+			/* set only now: after a timeout *sig must still say "not
+			 * stopped yet" (-1), so that ps_resume waits for it */
+			*sig = status >> 16 != PTRACE_EVENT_STOP ? WSTOPSIG(status) : 0;
 			return PS_OK;
 		}
 		if (r < 0 && errno != EINTR)
@@ -176,7 +176,7 @@ static int seize_refused(pid_t pid, pid_t tid)
 			return -1;
 	}
 	const char *t = strstr(buf, "TracerPid:");
-	return t && atoi(t + 10) == (int)getpid();
+	return t && atoi(t + 10) == (int)gettid(); /* the tracing thread */
 }
 
 static int seize_one(struct ps_pause *pz, pid_t tid)

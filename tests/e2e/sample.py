@@ -368,12 +368,12 @@ def summary_errors(err):
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def check_sampler_summary(r, what='pyspy-sample'):
+def check_sampler_summary(r, what='pyspy-sample', max_errors=0):
     p = []
     s = summary_errors(r.err)
     if s is None:
         p.append('%s printed no summary line: %s' % (what, short(r.err) or '(empty)'))
-    elif s[1]:
+    elif s[1] > max_errors:
         p.append('%s: %d errors in %d samples (%s)' % (what, s[1], s[0], short(r.err, 200)))
     return p
 
@@ -394,7 +394,9 @@ def test_launch(name, python):
                  % (r.rc, short(r.err)))
     if p:
         return dict((c, p) for c in ('launch', 'lines', 'nolines')), ''
-    p += check_sampler_summary(r)
+    # a launched interpreter is also sampled while it starts and while it
+    # finalizes, where a read may fail: one error is tolerated
+    p += check_sampler_summary(r, max_errors=1)
     fold, fp = fold_ok([out])
     p += fp
     info = ''

@@ -153,17 +153,29 @@ static void test_rodata_version_inside_longer_string(void **state)
 {
 	static const char in_text[] = "\0Python 3.9.18\0";
 	static const char with_tail[] = "\0" "3.9.18 (main, Jan 1 2024)\0";
-	static const char decoys[] = "\0v3.9.18\0" "3.9.18.1\0" "3.9.18x\0" "33.9.1\0" "1.2.3\0"
-				     "3.9\0" "3.9.\0";
 	static const char decoys_then_real[] = "\0Python 3.10.2\0" "3.9.18\0";
+	/* strings that are not a PY_VERSION by themselves */
+	static const char *const decoys[] = {
+		"v3.9.18", "3.9.18.1", "3.9.18x", "3.9.18 ", "3.9.18++",
+		"3.9.18rcx", "33.9.1", "1.2.3", "4.0.0", "3.9", "3.9.", "3..9", "3.9.x",
+	};
+	char buf[64];
 
 	(void)state;
 	check_not_found(in_text, SZ(in_text), -1, -1);
 	check_not_found(in_text, SZ(in_text), 3, 9);
 	check_not_found(with_tail, SZ(with_tail), -1, -1);
-	check_not_found(decoys, SZ(decoys), -1, -1);
 	/* the embedded one is not a second candidate */
 	check_found(decoys_then_real, SZ(decoys_then_real), -1, -1, "3.9.18");
+	for (size_t i = 0; i < sizeof(decoys) / sizeof(decoys[0]); i++) {
+		size_t len = strlen(decoys[i]);
+		buf[0] = '\0';
+		memcpy(buf + 1, decoys[i], len + 1);
+		check_not_found(buf, len + 2, -1, -1);
+		/* nor a second candidate next to a real one */
+		memcpy(buf + len + 2, "3.10.2", 7);
+		check_found(buf, len + 9, -1, -1, "3.10.2");
+	}
 }
 
 static void test_rodata_not_ending_with_nul(void **state)
