@@ -19,6 +19,7 @@ const char *ps_strerror(int code)
 	case PS_EGONE: return "process exited";
 	case PS_EUSAGE: return "invalid arguments";
 	case PS_EUNSUPPORTED: return "not supported";
+	case PS_ENOTREADY: return "python not ready";
 	}
 	return "unknown error";
 }

@@ -21,6 +21,7 @@ enum ps_err {
 	PS_EGONE = -9,     /* the process exited while we read it */
 	PS_EUSAGE = -10,   /* a caller passed arguments that make no sense */
 	PS_EUNSUPPORTED = -11,
+	PS_ENOTREADY = -12,  /* python, but no interpreter state yet (starting, exiting) */
 };
 
 #define PS_ERRMSG_MAX 256

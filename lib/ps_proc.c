@@ -467,7 +467,7 @@ static int find_interp(struct ps_proc *p, const struct ps_elf *elf,
 		if (m && ps_mem_read_ptr(&p->mem, m->start, &probe) == PS_EPERM)
 			return ps_error(e, PS_EPERM, "cannot read process %d: permission denied; %s",
 					(int)p->pid, ps_perm_advice());
-		return ps_error(e, PS_ENOTPY,
+		return ps_error(e, PS_ENOTREADY,
 				"no python interpreter state found in process %d "
 				"(python %s, starting up or shutting down?)",
 				(int)p->pid, p->version);
@@ -548,7 +548,7 @@ static int try_versions(struct ps_proc *p, const struct ps_elf *elf, uint64_t bi
 	}
 	if (rc == PS_EPERM)
 		return rc;
-	return ps_error(e, PS_ENOTPY,
+	return ps_error(e, PS_ENOTREADY,
 			"cannot tell the python version of process %d ('%s'), or find its interpreter",
 			(int)p->pid, p->pyobj_path);
 }

@@ -154,34 +154,15 @@ struct ps_sample_sink ps_record_sink(struct ps_record *r)
 	return (struct ps_sample_sink){ r, rec_start, rec_sample, rec_event };
 }
 
-static char *join_args(char *const *argv)
+int ps_record_finish(struct ps_record *r, const struct ps_sampler_stats *st,
+		     struct ps_errmsg *e)
 {
-	size_t len = 1;
-	for (size_t i = 0; argv && argv[i]; i++)
-		len += strlen(argv[i]) + 1;
-	char *s = calloc(1, len);
-	for (size_t i = 0; s && argv && argv[i]; i++) {
-		if (i)
-			strcat(s, " ");
-		strcat(s, argv[i]);
-	}
-	return s;
-}
-
-int ps_record_finish(struct ps_record *r, pid_t pid, char *const *argv,
-		     const struct ps_sampler_stats *st, struct ps_errmsg *e)
-{
-	if (!r->w && !r->write_error) {
-		char *cmd = join_args(argv);
-		int rc = open_writer(r, (uint32_t)pid, cmd, "", ps_now_ns());
-		free(cmd);
-		if (rc) {
-			*e = r->err;
-			return rc;
-		}
-	}
 	if (!r->w) {
-		*e = r->err;
+		/* never started (the target could not be opened): nothing is
+		 * written, so a reader downstream fails too instead of seeing a
+		 * valid, empty recording */
+		if (r->write_error)
+			*e = r->err;
 		return r->write_error;
 	}
 	struct ps_stream_totals t = { .errors = st->errors, .late = st->late,

@@ -31,10 +31,9 @@ struct ps_record {
 void ps_record_init(struct ps_record *r, int fd, const struct ps_record_opts *o);
 struct ps_sample_sink ps_record_sink(struct ps_record *r);
 
-/* End the stream with totals from st. When the target never opened, a
- * header-only stream (pid, command line) is written so the output is still
- * a valid, complete stream with no samples. */
-int ps_record_finish(struct ps_record *r, pid_t pid, char *const *argv,
-		     const struct ps_sampler_stats *st, struct ps_errmsg *e);
+/* End the stream with totals from st. When the target never opened,
+ * nothing at all was written (so that a reader downstream fails as well). */
+int ps_record_finish(struct ps_record *r, const struct ps_sampler_stats *st,
+		     struct ps_errmsg *e);
 
 #endif

@@ -90,6 +90,24 @@ static void restore_handlers(const struct sigaction *old)
 	sigaction(SIGHUP, &old[2], NULL);
 }
 
+/* Whether a process is a zombie (exited, not yet reaped by its parent):
+ * kill(pid, 0) still succeeds on one. */
+static int zombie(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	char st = ps_stat_state(buf);
+	return st == 'Z' || st == 'X';
+}
+
 /* Whether a launched child has exited (reaping it), or a target is gone. */
 static int target_gone(pid_t pid, int child, struct ps_sampler_stats *st)
 {
@@ -102,25 +120,46 @@ static int target_gone(pid_t pid, int child, struct ps_sampler_stats *st)
 		}
 		return r < 0;
 	}
-	return kill(pid, 0) != 0 && errno == ESRCH;
+	return (kill(pid, 0) != 0 && errno == ESRCH) || zombie(pid);
 }
 
-/* Open the target; a launched command needs a moment to become a python
- * with an interpreter, so it is retried until then. */
+/* Whether the child has exec'd: until then it is a copy of us. */
+static int execed(pid_t pid)
+{
+	char a[64], self[4096], other[4096];
+	snprintf(a, sizeof(a), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(a, other, sizeof(other) - 1), m = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0 || m < 0)
+		return 0;
+	other[n] = self[m] = '\0';
+	return strcmp(self, other) != 0;
+}
+
+/* Open the target. A launched command needs a moment to become a python
+ * with an interpreter: "not ready" is retried until startup_timeout; "not
+ * python" only for a short while after exec (the dynamic loader maps
+ * libpython after the executable). */
 static int open_target(const struct ps_sampler_opts *o, pid_t pid, int child,
 		       struct ps_proc **p, struct ps_sampler_stats *st, struct ps_errmsg *e)
 {
 	double limit = o->startup_timeout_s > 0 ? o->startup_timeout_s : 10;
-	uint64_t deadline = ps_now_ns() + (uint64_t)(limit * NS);
+	uint64_t now = ps_now_ns(), deadline = now + (uint64_t)(limit * NS), notpy_since = 0;
 	for (;;) {
 		int rc = ps_proc_open(p, pid, o->open_flags, e);
-		if (rc == PS_OK || !child || rc == PS_EPERM || rc == PS_EVERSION)
+		if (rc == PS_OK || !child || (rc != PS_ENOTREADY && rc != PS_ENOTPY))
 			return rc;
 		if (target_gone(pid, child, st)) {
 			st->target_exited = 1;
-			return ps_error(e, PS_EGONE, "the command exited before python started");
+			return ps_error(e, PS_ENOTPY, "the command exited before python started");
 		}
-		if (stop_signal || ps_now_ns() > deadline)
+		now = ps_now_ns();
+		if (rc == PS_ENOTPY && execed(pid)) {
+			if (!notpy_since)
+				notpy_since = now;
+			if (now - notpy_since > NS / 3)
+				return rc;
+		}
+		if (stop_signal || now > deadline)
 			return rc;
 		struct timespec ts = { 0, 2000000 };
 		nanosleep(&ts, NULL);
@@ -240,6 +279,7 @@ static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int c
 	static struct names nm; /* large: not on the stack */
 	memset(&nm, 0, sizeof(nm));
 	int rc = sink->start ? sink->start(sink->ctx, p, t0) : PS_OK;
+	st->started = rc == PS_OK;
 	while (rc == PS_OK && !stop_signal) {
 		uint64_t now = ps_now_ns();
 		st->elapsed_ns = now - t0;
@@ -262,6 +302,9 @@ static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int c
 			 * and lateness is reported by LATE events */
 			rc = sink->sample(sink->ctx, p, next, &s);
 			ps_snapshot_release(&s);
+		} else if (target_gone(p->pid, child, st)) {
+			st->target_exited = 1; /* it went while we read: not an error */
+			break;
 		} else {
 			st->errors++;
 			pending_errors++;

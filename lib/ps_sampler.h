@@ -47,6 +47,7 @@ struct ps_sampler_stats {
 	uint64_t late;          /* deadlines missed because we fell behind */
 	uint64_t late_ns;       /* total lateness */
 	uint64_t elapsed_ns;
+	int started;            /* the target was opened and sampling began */
 	int stopped_by;         /* signal that stopped us, or 0 */
 	int target_exited;      /* the target went away */
 	int child_status;       /* launch mode: waitpid status, -1 if unknown */

@@ -93,6 +93,25 @@ char ps_tasks_state(const struct ps_tasks *t, pid_t tid)
 
 /* ---- pausing ---- */
 
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	int ppid = -1;
+	if (!rp || sscanf(rp + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
 static int paused_has(const struct ps_pause *pz, pid_t tid)
 {
 	for (size_t i = 0; i < pz->n; i++)
@@ -112,7 +131,7 @@ static long now_ms(void)
  * deadline: a thread stuck in the kernel must not hang us. If what stopped
  * it was a signal on its way to the thread, *sig is that signal: it must be
  * passed back on detach or the target would lose it. */
-static int wait_stopped(pid_t leader, pid_t tid, long deadline, int *sig)
+static int wait_stopped(pid_t leader, int our_child, pid_t tid, long deadline, int *sig)
 {
 	for (;;) {
 		/* peek first: the exit of the process's main thread must stay
@@ -124,7 +143,10 @@ static int wait_stopped(pid_t leader, pid_t tid, long deadline, int *sig)
 		if (r == 0 && si.si_pid == tid) {
 			int status;
 			if (si.si_code != CLD_TRAPPED && si.si_code != CLD_STOPPED) {
-				if (tid != leader)
+				/* a traced process's exit comes to its tracer first;
+				 * collecting it passes it on to the real parent, unless
+				 * that is us (launch mode), who collect it later */
+				if (tid != leader || !our_child)
 					waitpid(tid, &status, __WALL | WNOHANG);
 				return PS_EGONE;
 			}
@@ -240,7 +262,7 @@ static int seize_round(struct ps_pause *pz, long deadline, size_t *added,
 			rc = PS_OK; /* the thread exited meanwhile: nothing to pause */
 	}
 	for (size_t i = first; rc == PS_OK && i < pz->n; i++) {
-		rc = wait_stopped(pz->pid, pz->tid[i], deadline, &pz->sig[i]);
+		rc = wait_stopped(pz->pid, pz->our_child, pz->tid[i], deadline, &pz->sig[i]);
 		if (rc == PS_EGONE)
 			rc = PS_OK;
 	}
@@ -259,6 +281,7 @@ int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e
 	sigset_t block;
 	pz->pid = pid;
 	pz->n = 0;
+	pz->our_child = parent_of(pid) == getpid();
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
@@ -291,7 +314,8 @@ int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e
 static int release_one(struct ps_pause *pz, size_t i)
 {
 	if (pz->sig[i] < 0) {
-		int rc = wait_stopped(pz->pid, pz->tid[i], now_ms() + 1000, &pz->sig[i]);
+		int rc = wait_stopped(pz->pid, pz->our_child, pz->tid[i], now_ms() + 1000,
+				      &pz->sig[i]);
 		if (rc)
 			return rc != PS_EGONE; /* gone is fine */
 	}

@@ -34,6 +34,7 @@ struct ps_pause {
 	size_t n, cap;
 	sigset_t saved_mask;
 	int active;
+	int our_child;  /* the process is our child: its exit is ours to collect */
 };
 
 /* Stop every thread of pid (PTRACE_SEIZE + PTRACE_INTERRUPT), including

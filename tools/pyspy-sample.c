@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -141,51 +142,79 @@ static int child_exit_code(const struct ps_sampler_stats *st, pid_t child)
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : PS_EXIT_FAIL;
 }
 
-int main(int argc, char **argv)
+/* A command we started that never became a python we could sample: stop
+ * it (as py-spy does) rather than leave it running on its own. */
+static void stop_command(pid_t child)
 {
-	struct opts o = { 0 };
+	int status;
+	if (waitpid(child, &status, WNOHANG) == child)
+		return;
+	kill(child, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(child, &status, WNOHANG) == child)
+			return;
+		usleep(10000);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+}
+
+static int run(const struct opts *o, int fd)
+{
 	struct ps_errmsg e = { 0 }, fe = { 0 };
 	struct ps_sampler_stats st;
 	struct ps_record rec;
-	pid_t pid;
+	pid_t pid = o->pid;
+	struct ps_record_opts ro = { .gil_only = o->gil, .drop_idle = o->no_idle,
+				     .rate_hz = (uint32_t)(o->rate + 0.5),
+				     .sampler = "pyspy-sample " PS_VERSION };
+	ps_record_init(&rec, fd, &ro);
+	if (o->cmd && ps_launch(o->cmd, &pid, &e)) {
+		ps_cli_error("%s", e.msg);
+		return 127;
+	}
+	struct ps_sampler_opts so = {
+		.rate_hz = o->rate, .duration_s = o->duration, .nonblocking = o->nonblocking,
+		.status = !o->quiet && isatty(STDERR_FILENO),
+		.open_flags = o->force_scan ? PS_OPEN_FORCE_SCAN : 0,
+	};
+	struct ps_sample_sink sink = ps_record_sink(&rec);
+	int rc = ps_sampler_run(&so, pid, o->cmd != NULL, &sink, &st, &e);
+	int frc = ps_record_finish(&rec, &st, &fe);
+	if (!st.started) {
+		ps_cli_error("%s%s", e.msg, o->cmd && !st.target_exited ? "; stopped the command" : "");
+		if (o->cmd)
+			stop_command(pid);
+		return PS_EXIT_FAIL;
+	}
+	if (rc || frc) {
+		/* a closed pipe downstream ends us quietly, as Unix tools do */
+		if (!strstr(rc ? e.msg : fe.msg, "Broken pipe"))
+			ps_cli_error("%s", rc ? e.msg : fe.msg);
+		return PS_EXIT_FAIL;
+	}
+	if (!o->quiet)
+		summary(&st, &rec);
+	return o->cmd ? child_exit_code(&st, pid) : PS_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
 
 	ps_cli_init("pyspy-sample");
 	parse(argc, argv, &o);
 	int fd = open_output(&o);
-	struct ps_record_opts ro = { .gil_only = o.gil, .drop_idle = o.no_idle,
-				     .rate_hz = (uint32_t)(o.rate + 0.5),
-				     .sampler = "pyspy-sample " PS_VERSION };
-	ps_record_init(&rec, fd, &ro);
-	if (o.cmd) {
-		if (ps_launch(o.cmd, &pid, &e)) {
-			ps_cli_error("%s", e.msg);
-			return 127;
+	int status = run(&o, fd);
+	if (fd != STDOUT_FILENO) {
+		struct stat sb;
+		if (close(fd) != 0 && status == PS_EXIT_OK) {
+			ps_cli_error("cannot write '%s': %s", o.output, strerror(errno));
+			status = PS_EXIT_FAIL;
 		}
-	} else {
-		pid = o.pid;
+		/* nothing was recorded: leave no empty file behind */
+		if (status == PS_EXIT_FAIL && stat(o.output, &sb) == 0 && sb.st_size == 0)
+			unlink(o.output);
 	}
-	struct ps_sampler_opts so = {
-		.rate_hz = o.rate, .duration_s = o.duration, .nonblocking = o.nonblocking,
-		.status = !o.quiet && isatty(STDERR_FILENO),
-		.open_flags = o.force_scan ? PS_OPEN_FORCE_SCAN : 0,
-	};
-	struct ps_sample_sink sink = ps_record_sink(&rec);
-	int rc = ps_sampler_run(&so, pid, o.cmd != NULL, &sink, &st, &e);
-	int frc = ps_record_finish(&rec, pid, o.cmd, &st, &fe);
-	if (fd != STDOUT_FILENO && close(fd) != 0 && frc == PS_OK)
-		frc = ps_error(&fe, PS_EIO, "cannot write '%s': %s", o.output, strerror(errno));
-	int status = PS_EXIT_OK;
-	if (rc && !(rc == PS_EGONE && st.target_exited && o.cmd)) {
-		ps_cli_error("%s", e.msg);
-		status = PS_EXIT_FAIL;
-	} else if (frc && frc != PS_OK) {
-		if (!strstr(fe.msg, "Broken pipe"))
-			ps_cli_error("%s", fe.msg[0] ? fe.msg : ps_strerror(frc));
-		status = PS_EXIT_FAIL;
-	} else if (!o.quiet) {
-		summary(&st, &rec);
-	}
-	if (o.cmd)
-		return status == PS_EXIT_OK || rc == PS_OK ? child_exit_code(&st, pid) : status;
 	return status;
 }

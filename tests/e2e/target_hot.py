@@ -7,7 +7,8 @@ The main thread loops calling hot() and cold() for DURATION seconds (default
 2; 0 means until killed, with a safety limit of 300 s), then exits with
 EXIT_CODE (default 3).  hot() runs the same loop body as cold() three times
 as often, so a sampler should see hot in 75 % of the samples that are in
-either.  The loop lines are marked "# loop: NAME" and "# body: NAME" so the
+either.  A round takes tens of milliseconds, several sampling periods, so
+that the sampling cannot lock onto the phase of the loop.  The loop lines are marked "# loop: NAME" and "# body: NAME" so the
 test can find them.  Once the first round of hot() and cold() is done, the
 pid is written to READY_FILE (atomically), so the test knows that the
 interpreter is up and the loop is running.  Runs on Python 2.7 and 3.6+.
@@ -16,7 +17,12 @@ import os
 import sys
 import time
 
-COLD_N = 6000
+try:
+    range = xrange  # Python 2: no list, so the work is linear in n
+except NameError:
+    pass
+
+COLD_N = 60000
 HOT_N = 3 * COLD_N
 
 
