@@ -48,6 +48,26 @@ pid_t ps_cli_pid(const char *s)
 	return (pid_t)v;
 }
 
+static double number(const char *s, const char *what, int zero_ok)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v != v || v < 0 || (!zero_ok && v == 0) || v > 1e9)
+		ps_cli_usage_error("invalid %s '%s'", what, s);
+	return v;
+}
+
+double ps_cli_positive(const char *s, const char *what)
+{
+	return number(s, what, 0);
+}
+
+double ps_cli_nonneg(const char *s, const char *what)
+{
+	return number(s, what, 1);
+}
+
 void ps_cli_version(void)
 {
 	printf("%s %s\n", prog, PS_VERSION);

@@ -26,6 +26,11 @@ _Noreturn void ps_cli_usage_error(const char *fmt, ...) __attribute__((format(pr
 /* Parse a pid (positive decimal); exits with a usage error otherwise. */
 pid_t ps_cli_pid(const char *s);
 
+/* Parse a number of seconds or hertz: > 0 (positive) or >= 0 (nonneg),
+ * at most 1e9; exits with a usage error naming what otherwise. */
+double ps_cli_positive(const char *s, const char *what);
+double ps_cli_nonneg(const char *s, const char *what);
+
 /* Print "<name> <version>" and exit 0. */
 _Noreturn void ps_cli_version(void);
 

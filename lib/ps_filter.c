@@ -32,16 +32,6 @@ const char ps_filter_help[] =
 	"      --pids            a root frame per process\n"
 	"      --no-lines        aggregate by function, without line numbers\n";
 
-static double seconds(const char *arg, const char *what)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(arg, &end);
-	if (errno || end == arg || *end || v < 0)
-		ps_cli_usage_error("invalid %s '%s' (seconds from the start)", what, arg);
-	return v;
-}
-
 static uint32_t id_arg(const char *arg, const char *what)
 {
 	char *end;
@@ -59,8 +49,8 @@ int ps_filter_option(struct ps_filter *f, int opt, const char *arg)
 	case PS_OPT_GIL: f->gil_only = 1; return 1;
 	case PS_OPT_TID: f->tid_set = 1; f->tid = id_arg(arg, "thread id"); return 1;
 	case PS_OPT_PID_FILTER: f->pid_set = 1; f->pid = id_arg(arg, "pid"); return 1;
-	case PS_OPT_FROM: f->from_set = 1; f->from_s = seconds(arg, "--from"); return 1;
-	case PS_OPT_TO: f->to_set = 1; f->to_s = seconds(arg, "--to"); return 1;
+	case PS_OPT_FROM: f->from_set = 1; f->from_s = ps_cli_nonneg(arg, "--from"); return 1;
+	case PS_OPT_TO: f->to_set = 1; f->to_s = ps_cli_nonneg(arg, "--to"); return 1;
 	case PS_OPT_THREADS: f->threads = 1; return 1;
 	case PS_OPT_PIDS: f->pids = 1; return 1;
 	case PS_OPT_NO_LINES: f->no_lines = 1; return 1;

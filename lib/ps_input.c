@@ -28,25 +28,15 @@ const char ps_input_help[] =
 	"  -r, --rate HZ         live: samples per second (default 100)\n"
 	"      --nonblocking     live: never pause the process\n";
 
-static double positive(const char *s, const char *what)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v > 0) || v > 1e9)
-		ps_cli_usage_error("invalid %s '%s'", what, s);
-	return v;
-}
-
 int ps_input_option(struct ps_input_opts *o, int opt, const char *arg)
 {
 	switch (opt) {
 	case 'p':
 	case PS_OPT_LIVE_PID: o->pid = ps_cli_pid(arg); return 1;
 	case 'd':
-	case PS_OPT_DURATION: o->duration_s = positive(arg, "duration"); return 1;
+	case PS_OPT_DURATION: o->duration_s = ps_cli_positive(arg, "duration"); return 1;
 	case 'r':
-	case PS_OPT_RATE: o->rate_hz = positive(arg, "rate"); return 1;
+	case PS_OPT_RATE: o->rate_hz = ps_cli_positive(arg, "rate"); return 1;
 	case PS_OPT_NONBLOCKING: o->nonblocking = 1; return 1;
 	}
 	return 0;

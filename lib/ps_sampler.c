@@ -90,24 +90,6 @@ static void restore_handlers(const struct sigaction *old)
 	sigaction(SIGHUP, &old[2], NULL);
 }
 
-/* Whether a process is a zombie (exited, not yet reaped by its parent):
- * kill(pid, 0) still succeeds on one. */
-static int zombie(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	char st = ps_stat_state(buf);
-	return st == 'Z' || st == 'X';
-}
-
 /* Whether a launched child has exited (reaping it), or a target is gone. */
 static int target_gone(pid_t pid, int child, struct ps_sampler_stats *st)
 {
@@ -120,7 +102,10 @@ static int target_gone(pid_t pid, int child, struct ps_sampler_stats *st)
 		}
 		return r < 0;
 	}
-	return (kill(pid, 0) != 0 && errno == ESRCH) || zombie(pid);
+	/* kill(pid, 0) still succeeds on a zombie (exited, not yet reaped) */
+	char state = ps_task_state(pid, 0);
+	return (kill(pid, 0) != 0 && errno == ESRCH) || state == 'Z' || state == 'X' ||
+	       state == '?';
 }
 
 /* Whether the child has exec'd: until then it is a copy of us. */

@@ -19,19 +19,42 @@ char ps_stat_state(const char *line)
 	return rp[2];
 }
 
-static char read_state(pid_t pid, pid_t tid)
+/* Read a small /proc file of a process (tid 0) or one of its threads:
+ * "stat" or "status". Returns the bytes read, or -1. */
+static ssize_t read_proc_file(pid_t pid, pid_t tid, const char *name, char *buf, size_t cap)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	char path[96];
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", (int)pid, (int)tid, name);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return '?';
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		return -1;
+	ssize_t n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0)
-		return '?';
+		return -1;
 	buf[n] = '\0';
-	return ps_stat_state(buf);
+	return n;
+}
+
+char ps_task_state(pid_t pid, pid_t tid)
+{
+	char buf[512];
+	return read_proc_file(pid, tid, "stat", buf, sizeof(buf)) < 0 ? '?' : ps_stat_state(buf);
+}
+
+pid_t ps_parent_of(pid_t pid)
+{
+	char buf[512];
+	int ppid = -1;
+	if (read_proc_file(pid, 0, "stat", buf, sizeof(buf)) < 0)
+		return -1;
+	const char *rp = strrchr(buf, ')');
+	if (!rp || sscanf(rp + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
 }
 
 static int push(pid_t **v, char **st, size_t *n, size_t *cap, pid_t tid, char s)
@@ -70,7 +93,7 @@ int ps_tasks_read(pid_t pid, struct ps_tasks *t)
 	while (rc == PS_OK && (de = readdir(d)) != NULL) {
 		int tid = atoi(de->d_name);
 		if (tid > 0)
-			rc = push(&t->tid, &t->state, &t->n, &t->cap, tid, read_state(pid, tid));
+			rc = push(&t->tid, &t->state, &t->n, &t->cap, tid, ps_task_state(pid, tid));
 	}
 	closedir(d);
 	return rc;
@@ -93,24 +116,6 @@ char ps_tasks_state(const struct ps_tasks *t, pid_t tid)
 
 /* ---- pausing ---- */
 
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	const char *rp = strrchr(buf, ')');
-	int ppid = -1;
-	if (!rp || sscanf(rp + 1, " %*c %d", &ppid) != 1)
-		return -1;
-	return ppid;
-}
 
 static int paused_has(const struct ps_pause *pz, pid_t tid)
 {
@@ -180,16 +185,9 @@ static int wait_stopped(pid_t leader, int our_child, pid_t tid, long deadline, i
  * release now), 0 someone else traces it or we may not. */
 static int seize_refused(pid_t pid, pid_t tid)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[1024];
+	if (read_proc_file(pid, tid, "status", buf, sizeof(buf)) < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	const char *st = strstr(buf, "State:");
 	if (st) {
 		st += strlen("State:");
@@ -281,7 +279,7 @@ int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e
 	sigset_t block;
 	pz->pid = pid;
 	pz->n = 0;
-	pz->our_child = parent_of(pid) == getpid();
+	pz->our_child = ps_parent_of(pid) == getpid();
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);

@@ -22,6 +22,13 @@ void ps_tasks_release(struct ps_tasks *t);
 /* State of one thread in a list read earlier; '?' if not listed. */
 char ps_tasks_state(const struct ps_tasks *t, pid_t tid);
 
+/* The state letter of a process (tid 0) or thread, read now; '?' when it
+ * can not be read (gone). */
+char ps_task_state(pid_t pid, pid_t tid);
+
+/* The parent of a process, or -1. */
+pid_t ps_parent_of(pid_t pid);
+
 /* Parse the state letter out of a /proc/.../stat line (the command name in
  * parentheses may itself contain ") "). '?' when it does not parse. */
 char ps_stat_state(const char *line);

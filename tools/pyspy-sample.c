@@ -48,16 +48,6 @@ static void usage(FILE *f)
 		"complete stream. In launch mode, exits with the command's exit status.\n");
 }
 
-static double positive(const char *s, const char *what)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v > 0) || v > 1e9)
-		ps_cli_usage_error("invalid %s '%s'", what, s);
-	return v;
-}
-
 static void parse(int argc, char **argv, struct opts *o)
 {
 	enum { NONBLOCKING = 256, GIL, IDLE, NO_IDLE, FORCE_SCAN };
@@ -77,8 +67,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'p': o->pid = ps_cli_pid(optarg); break;
 		case 'o': o->output = optarg; break;
-		case 'r': o->rate = positive(optarg, "rate"); break;
-		case 'd': o->duration = positive(optarg, "duration"); break;
+		case 'r': o->rate = ps_cli_positive(optarg, "rate"); break;
+		case 'd': o->duration = ps_cli_positive(optarg, "duration"); break;
 		case NONBLOCKING: o->nonblocking = 1; break;
 		case GIL: o->gil = 1; break;
 		case IDLE: o->idle = 1; break;
