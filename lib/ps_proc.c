@@ -35,20 +35,36 @@ static int read_file(const char *path, char *buf, size_t cap, size_t *len)
 	return 0;
 }
 
-static char *read_cmdline(pid_t pid)
+/* The command line, as arguments (argv, NULL-terminated, one allocation)
+ * and joined by spaces for messages. */
+static int read_cmdline(struct ps_proc *p)
 {
-	char path[64], buf[4096];
-	size_t len;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if (read_file(path, buf, sizeof(buf), &len) < 0)
-		return strdup("?");
-	while (len > 0 && buf[len - 1] == '\0')
-		len--;
+	char path[64], buf[8192];
+	size_t len, n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)p->pid);
+	if (read_file(path, buf, sizeof(buf), &len) < 0 || len == 0)
+		len = (size_t)snprintf(buf, sizeof(buf), "?") + 1;
+	if (buf[len - 1] != '\0')
+		len++; /* cut at our buffer: read_file's NUL ends the last one */
 	for (size_t i = 0; i < len; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	buf[len] = '\0';
-	return strdup(buf);
+		n += buf[i] == '\0';
+	char **argv = malloc((n + 1) * sizeof(*argv) + len);
+	p->cmdline = malloc(len);
+	if (!argv || !p->cmdline) {
+		free(argv);
+		return PS_ENOMEM;
+	}
+	char *copy = (char *)(argv + n + 1);
+	memcpy(copy, buf, len);
+	for (size_t i = 0, k = 0; i < len; i += strlen(copy + i) + 1)
+		argv[k++] = copy + i;
+	argv[n] = NULL;
+	p->argv = argv;
+	p->argc = (int)n;
+	for (size_t i = 0; i + 1 < len; i++)
+		buf[i] = buf[i] ? buf[i] : ' ';
+	memcpy(p->cmdline, buf, len);
+	return PS_OK;
 }
 
 const char *ps_perm_advice(void)
@@ -444,7 +460,8 @@ static int open_maps(struct ps_proc *p, struct ps_errmsg *e)
 				   (int)p->pid, ps_perm_advice());
 	buf[n] = '\0';
 	p->exe = strdup(buf);
-	p->cmdline = read_cmdline(p->pid);
+	if (read_cmdline(p))
+		return ps_error(e, PS_ENOMEM, "out of memory");
 	const struct ps_map *lib = ps_maps_find_path(&p->maps, "libpython");
 	if (lib)
 		p->libpython = strdup(lib->path);
@@ -608,5 +625,6 @@ void ps_proc_free(struct ps_proc *p)
 	free(p->exe);
 	free(p->libpython);
 	free(p->cmdline);
+	free(p->argv);
 	free(p);
 }

@@ -34,7 +34,9 @@ struct ps_proc {
 	struct ps_maps maps;
 	char *exe;              /* /proc/PID/exe target */
 	char *libpython;        /* mapped libpython, or NULL (static build) */
-	char *cmdline;          /* arguments joined by spaces */
+	char *cmdline;          /* arguments joined by spaces (for messages) */
+	char **argv;            /* the arguments, NULL-terminated */
+	int argc;
 	const char *pyobj_path; /* exe or libpython: the object holding Python */
 
 	int major, minor, micro;

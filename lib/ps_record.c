@@ -1,5 +1,7 @@
 #include "ps_record.h"
 
+#include "ps_tasks.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -13,60 +15,26 @@ void ps_record_init(struct ps_record *r, int fd, const struct ps_record_opts *o)
 	r->opts = *o;
 }
 
-/* The command line of the target, split back into arguments. */
-static int split_cmdline(const char *cmd, char ***argv, uint32_t *argc)
+static int open_writer(struct ps_record *r, const struct ps_proc *p, uint64_t t0)
 {
-	char *copy = strdup(cmd ? cmd : "");
-	size_t n = 0, cap = 8;
-	char **v = malloc(cap * sizeof(*v));
-	if (!copy || !v) {
-		free(copy);
-		free(v);
-		return PS_ENOMEM;
-	}
-	v[0] = copy; /* slot 0 owns the buffer */
-	for (char *tok = strtok(copy, " "); tok && n < PS_STREAM_MAX_ARGS; tok = strtok(NULL, " ")) {
-		if (n + 2 > cap) {
-			char **nv = realloc(v, (cap *= 2) * sizeof(*v));
-			if (!nv)
-				break;
-			v = nv;
-		}
-		v[++n] = tok;
-	}
-	*argv = v;
-	*argc = (uint32_t)n;
-	return PS_OK;
-}
-
-static int open_writer(struct ps_record *r, uint32_t pid, const char *cmdline,
-		       const char *version, uint64_t t0)
-{
-	char **argv;
-	uint32_t argc;
-	int rc = split_cmdline(cmdline, &argv, &argc);
-	if (rc)
-		return ps_error(&r->err, rc, "out of memory");
 	struct ps_stream_header h = {
-		.sampler = r->opts.sampler, .pid = pid, .argc = argc,
-		.argv = (const char *const *)argv + 1, .python_version = version,
+		.sampler = r->opts.sampler, .pid = (uint32_t)p->pid, .argc = (uint32_t)p->argc,
+		.argv = (const char *const *)p->argv, .python_version = p->version,
 		.rate_hz = r->opts.rate_hz, .wall_start_ns = (int64_t)ps_wall_ns(),
 		.mono_origin_ns = t0,
 	};
 	struct ps_sw_opts wo = { .level = r->opts.level, .flush_ms = 1000 };
-	rc = ps_sw_open_fd(r->fd, &h, &wo, &r->w, &r->err);
-	free(argv[0]);
-	free(argv);
 	r->t0 = r->last_flush = t0;
-	return rc;
+	return ps_sw_open_fd(r->fd, &h, &wo, &r->w, &r->err);
 }
 
 static int rec_start(void *ctx, struct ps_proc *p, uint64_t t0)
 {
 	struct ps_record *r = ctx;
-	int rc = open_writer(r, (uint32_t)p->pid, p->cmdline, p->version, t0);
+	int rc = open_writer(r, p, t0);
 	if (rc == PS_OK)
-		rc = ps_sw_process(r->w, (uint32_t)p->pid, 0, 0, NULL, &r->err);
+		rc = ps_sw_process(r->w, (uint32_t)p->pid, (uint32_t)ps_parent_of(p->pid),
+				   (uint32_t)p->argc, (const char *const *)p->argv, &r->err);
 	return r->write_error = rc;
 }
 
