@@ -38,11 +38,26 @@ static int rec_start(void *ctx, struct ps_proc *p, uint64_t t0)
 	return r->write_error = rc;
 }
 
-/* A thread's stack as a stream stack id: frames interned root first. */
+/* A thread's stack as a stream stack id: frames interned root first. A
+ * stack we could not read to its root (an error, or deeper than we walk)
+ * hangs under a "<truncated>" marker, so that it never passes for a
+ * complete one. */
 static int stack_id(struct ps_record *r, const struct ps_thread *t, uint32_t *id)
 {
 	uint32_t parent = 0;
-	for (size_t i = t->nframes; i-- > 0;) {
+	size_t n = t->nframes;
+	if (t->flags & PS_THREAD_TRUNCATED) {
+		struct ps_stream_frame mark = { .function = "<truncated>", .kind = PS_FRAME_MARKER };
+		uint32_t fid;
+		int rc = ps_sw_frame(r->w, &mark, &fid, &r->err);
+		if (rc == PS_OK)
+			rc = ps_sw_stack(r->w, 0, fid, &parent, &r->err);
+		if (rc)
+			return rc;
+		if (n > PS_STREAM_MAX_DEPTH - 1)
+			n = PS_STREAM_MAX_DEPTH - 1; /* keep the innermost */
+	}
+	for (size_t i = n; i-- > 0;) {
 		const struct ps_frame *f = &t->frames[i];
 		struct ps_stream_frame sf = {
 			.function = f->code->name, .qualname = f->code->qualname,

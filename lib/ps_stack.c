@@ -7,6 +7,7 @@
 #include "ps_pyobj.h"
 
 #define MAX_CHUNKS 64
+#define TOO_DEEP 1 /* a walk stopped at PS_MAX_FRAMES: cut, but not an error */
 #define MAX_CHUNK_BYTES ((size_t)16 << 20)
 
 static uint64_t u64_at(const uint8_t *b, int off)
@@ -53,7 +54,7 @@ static int walk_frame_objects(struct ps_proc *p, struct ps_thread *t, uint64_t f
 		return PS_EINVAL;
 	while (f) {
 		if (t->nframes >= PS_MAX_FRAMES)
-			return PS_ENOMEM;
+			return TOO_DEEP;
 		int rc = ps_mem_read(&p->mem, f, buf, len);
 		struct ps_code *code;
 		if (rc == PS_OK)
@@ -167,7 +168,7 @@ static int walk_interp_frames(struct ps_proc *p, struct ps_thread *t, uint64_t f
 	for (int guard = 0; f; guard++) {
 		int rc = PS_OK;
 		if (guard >= PS_MAX_FRAMES)
-			return PS_ENOMEM;
+			return TOO_DEEP;
 		const uint8_t *b = frame_bytes(p, c, f, len, scratch, &rc);
 		if (!b)
 			return rc;
@@ -318,9 +319,11 @@ static int read_thread(struct ps_proc *p, struct ps_snapshot *s, uint64_t ts_add
 	else
 		rc = walk_frame_objects(p, t, u64_at(ts, l->tstate_frame));
 	if (rc) {
-		t->error = rc;
 		t->flags |= PS_THREAD_TRUNCATED;
-		s->errors++;
+		if (rc != TOO_DEEP) {
+			t->error = rc;
+			s->errors++;
+		}
 	}
 	return PS_OK;
 }

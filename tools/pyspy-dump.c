@@ -164,6 +164,8 @@ static void print_text(const struct ps_proc *p, const struct ps_snapshot *s,
 		}
 		if (t->error)
 			printf("    (stack incomplete: %s)\n", ps_strerror(t->error));
+		else if (t->flags & PS_THREAD_TRUNCATED)
+			printf("    (stack cut at %d frames)\n", PS_MAX_FRAMES);
 	}
 	if (s->errors)
 		fprintf(stderr, "%s: %llu read errors while walking stacks (the process changed under us?)\n",
@@ -212,7 +214,7 @@ static void print_json_thread(const struct ps_thread *t, struct frame_locals *lo
 			print_json_locals(&loc[j]);
 		fputs("}", stdout);
 	}
-	printf("]%s}", t->error ? ", \"truncated\": true" : "");
+	printf("]%s}", t->flags & PS_THREAD_TRUNCATED ? ", \"truncated\": true" : "");
 }
 
 static void print_json(const struct ps_proc *p, const struct ps_snapshot *s,
