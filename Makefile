@@ -44,7 +44,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 MANS := $(wildcard man/*.[1-8])
 
-.PHONY: all deps check check-fast check-units check-e2e check-san demo install clean layouts check-layouts
+.PHONY: all deps check check-units check-e2e check-san demo install clean layouts check-layouts bench
 
 all: $(TOOL_BINS)
 
@@ -98,6 +98,10 @@ demo: deps all
 
 layouts:
 	@scripts/gen-layouts.sh
+
+# Figures, not pass/fail: see bench/README.md.
+bench: all units
+	@bench/run.sh $(O)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
