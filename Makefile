@@ -44,7 +44,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 MANS := $(wildcard man/*.[1-8])
 
-.PHONY: all deps check check-units check-e2e check-san demo install clean layouts check-layouts bench
+.PHONY: all deps check check-units check-e2e check-browser check-san demo install clean layouts check-layouts bench
 
 all: $(TOOL_BINS)
 
@@ -72,6 +72,7 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(LIBA)
 
 deps:
 	@scripts/install-deps.sh
+	@scripts/install-browser-deps.sh
 
 units: $(UNIT_BINS)
 
@@ -80,6 +81,10 @@ check-units: $(UNIT_BINS)
 
 check-e2e: $(TOOL_BINS)
 	@python3 tests/e2e/run.py --bin $(O)/bin
+
+check-browser: all
+	@scripts/install-browser-deps.sh
+	@tests/browser/run.sh $(O)/bin
 
 check-layouts:
 	@scripts/gen-layouts.sh --check

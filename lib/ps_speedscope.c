@@ -569,8 +569,14 @@ static void write_profile(const struct ps_speedscope *ss, const struct thread *t
 	}
 	fputs(",\"unit\":\"seconds\",\"startValue\":", out);
 	put_seconds(out, t->first_ns - origin);
+	/* speedscope's total is max(end - start, sum of weights), and lays
+	 * samples end to end: ending at start + sum keeps its percentages equal
+	 * to ours when samples were left out (as speedscope's own exporter does) */
+	uint64_t sum = 0;
+	for (size_t i = 0; i < t->n; i++)
+		sum += t->w[i];
 	fputs(",\"endValue\":", out);
-	put_seconds(out, t->last_ns - origin + t->w[t->n - 1]);
+	put_seconds(out, t->first_ns - origin + sum);
 	fputs(",\n\"samples\":[", out);
 	for (size_t i = 0; i < t->n; i++) { /* the hot loops: no stdio locking */
 		const struct stack *k = &ss->stk[t->stack[i]];
