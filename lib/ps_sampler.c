@@ -172,12 +172,18 @@ static const char *names_get(const struct names *nm, uint64_t id)
 	return NULL;
 }
 
-static int names_complete(const struct names *nm, const struct ps_snapshot *s)
+/* Whether to look names up now: a thread we have not seen; a thread
+ * still without a name once a second (threading may not have been imported
+ * yet when we first saw it); everything every few seconds (renames). */
+static int names_due(const struct names *nm, const struct ps_snapshot *s, uint64_t now)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (!names_get(nm, s->threads[i].thread_id))
-			return 0;
-	return 1;
+	uint64_t age = now - nm->refreshed;
+	for (size_t i = 0; i < s->n; i++) {
+		const char *n = names_get(nm, s->threads[i].thread_id);
+		if (!n || (!n[0] && age >= NS))
+			return 1;
+	}
+	return age >= NAMES_REFRESH_NS;
 }
 
 /* Remember the names just looked up (forgetting threads that are gone). */
@@ -213,7 +219,7 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 	if (rc == PS_OK) {
 		rc = ps_snapshot_take(p, s, 0, &tasks, e);
 		if (rc == PS_OK) {
-			if (!names_complete(nm, s) || now - nm->refreshed >= NAMES_REFRESH_NS) {
+			if (names_due(nm, s, now)) {
 				ps_snapshot_names(p, s);
 				names_store(nm, s, now);
 			} else {
