@@ -16,26 +16,27 @@ interpreter it also checks the text output; once, it checks the error paths
 --self-test runs only the targets and checks their reports (no pyspy-dump
 needed): useful after editing target_dump.py.  --keep leaves each target
 running and prints its pid.  Standard library only; meant for Debian's python3.
+The process, discovery, tool and reporting helpers are in common.py.
 """
 import argparse
-import atexit
-import ctypes
-import glob
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True   # no __pycache__ beside common.py
+import common  # noqa: E402
+from common import (TOOL_TIMEOUT, TargetError, check_failure,  # noqa: E402
+                    proc_cmdline, reap, run_tool, short, spawn)
+
 TARGET = os.path.join(HERE, 'target_dump.py')
 
-EXPECTED_INTERPRETERS = ['2.7', '3.6', '3.7', '3.8', '3.9', '3.10', '3.11',
-                         '3.12', '3.13', 'debian-3.11']
 MODES = [('default', []), ('--nonblocking', ['--nonblocking']),
          ('--force-scan', ['--force-scan'])]
 BLOCKING_MODES = ('default', '--force-scan')
@@ -46,128 +47,37 @@ MODE_ALIASES = {'default': 'default', 'blocking': 'default',
                 'text': 'text'}
 
 TARGET_READY_TIMEOUT = 20.0
-TOOL_TIMEOUT = 30.0
 ATTEMPTS = 3
 
 # Function names that the text output must mention (per Python version).
 TEXT_FUNCTIONS = ['recurse', 'nap', 'gen_body', '<lambda>', 'with_locals',
                   'raw_body', 'spin', 'main_wait']
 
-# ---------------------------------------------------------------------------
-# Process bookkeeping: every child we start is killed on every exit path.
-
-_children = {}   # pid -> Popen (not those kept with --keep)
-
-
-def _pdeathsig():
-    # Die with the driver even if it is SIGKILLed (PR_SET_PDEATHSIG).
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
-    except Exception:
-        pass
-
-
-def spawn(argv, keep=False, **kw):
-    p = subprocess.Popen(argv, preexec_fn=None if keep else _pdeathsig, **kw)
-    if not keep:
-        _children[p.pid] = p
-    return p
-
-
-def reap(p):
-    if p.poll() is None:
-        try:
-            p.kill()
-        except OSError:
-            pass
-    try:
-        p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-    _children.pop(p.pid, None)
-
-
-@atexit.register
-def _kill_all():
-    for p in list(_children.values()):
-        reap(p)
-
-
-def _on_signal(signum, frame):
-    raise SystemExit(128 + signum)
-
-
-# ---------------------------------------------------------------------------
-# Interpreters
-
-def discover():
-    """Return [(name, path)] in EXPECTED order, then any extras, and the list
-    of expected names that were not found."""
-    found = {}
-    for d in sorted(glob.glob('/root/.pyenv/versions/*')):
-        base = os.path.basename(d)
-        m = re.match(r'^(\d+)\.(\d+)\.\d+$', base)   # CPython x.y.z only
-        exe = os.path.join(d, 'bin', 'python')
-        if not m or not os.access(exe, os.X_OK):
-            continue
-        name = '%s.%s' % m.groups()
-        if name in found:
-            name = base
-        found[name] = os.path.realpath(exe)
-    if os.access('/usr/bin/python3.11', os.X_OK):
-        found['debian-3.11'] = os.path.realpath('/usr/bin/python3.11')
-    order = [n for n in EXPECTED_INTERPRETERS if n in found]
-    order += sorted(n for n in found if n not in EXPECTED_INTERPRETERS)
-    missing = [n for n in EXPECTED_INTERPRETERS if n not in found]
-    return [(n, found[n]) for n in order], missing
-
 
 # ---------------------------------------------------------------------------
 # Targets
 
-class TargetError(Exception):
-    pass
+class Target(common.Target):
+    """target_dump.py in a directory of its own; its report is `expected`."""
 
-
-class Target(object):
     def __init__(self, python, keep=False):
         self.python = python
         self.keep = keep
         self.dir = tempfile.mkdtemp(prefix='pyspy-e2e-')
         self.outfile = os.path.join(self.dir, 'out.json')
-        self.stdout_path = os.path.join(self.dir, 'stdout')
-        self.stderr_path = os.path.join(self.dir, 'stderr')
-        env = dict(os.environ)
-        for k in ('PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP'):
-            env.pop(k, None)
-        env['LC_ALL'] = 'C.UTF-8'
-        env['PYTHONDONTWRITEBYTECODE'] = '1'
-        env['PYSPY_E2E_TARGET_TIMEOUT'] = '3600' if keep else '300'
-        with open(self.stdout_path, 'wb') as out, \
-                open(self.stderr_path, 'wb') as err:
-            self.proc = spawn([python, TARGET, self.outfile],
-                              stdin=subprocess.DEVNULL, stdout=out,
-                              stderr=err, cwd=self.dir, env=env, keep=keep)
-        self.pid = self.proc.pid
+        common.Target.__init__(
+            self, [python, TARGET, self.outfile], self.dir,
+            os.path.join(self.dir, 'stdout'), os.path.join(self.dir, 'stderr'),
+            keep=keep,
+            env={'PYSPY_E2E_TARGET_TIMEOUT': '3600' if keep else '300'})
         self.expected = None
 
-    def stderr(self):
-        try:
-            with open(self.stderr_path, 'rb') as f:
-                return f.read().decode('utf-8', 'replace').strip()
-        except OSError:
-            return ''
-
     def wait_ready(self):
-        deadline = time.time() + TARGET_READY_TIMEOUT
-        while not os.path.exists(self.outfile):
-            if self.proc.poll() is not None:
-                raise TargetError('target exited with %s before reporting: %s'
-                                  % (self.proc.returncode, self.stderr()))
-            if time.time() > deadline:
-                raise TargetError('no report from the target after %.0f s: %s'
-                                  % (TARGET_READY_TIMEOUT, self.stderr()))
-            time.sleep(0.02)
+        common.Target.wait_ready(
+            self, self.outfile,
+            ('target exited with %s before reporting: %s',
+             'no report from the target after %.0f s: %s'),
+            TARGET_READY_TIMEOUT, 0.02, clip=False)
         with open(self.outfile, encoding='utf-8') as f:
             self.expected = json.load(f)
         # The reporter thread is gone once the task count matches.
@@ -183,26 +93,6 @@ class Target(object):
             time.sleep(0.01)
         return self.expected
 
-    def tasks(self):
-        try:
-            return os.listdir('/proc/%d/task' % self.pid)
-        except OSError:
-            return []
-
-    def stopped_tasks(self):
-        """Tasks in state T or t (stopped or traced-stopped)."""
-        out = []
-        for tid in self.tasks():
-            try:
-                with open('/proc/%d/task/%s/stat' % (self.pid, tid)) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            state = stat[stat.rindex(')') + 2:].split()[0]
-            if state in ('T', 't'):
-                out.append(tid)
-        return out
-
     def close(self):
         if self.keep:
             print('KEPT target pid %d (%s), report %s'
@@ -210,34 +100,6 @@ class Target(object):
             return
         reap(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------
-# Running the tool
-
-class ToolResult(object):
-    def __init__(self, rc, out, err, timed_out):
-        self.rc, self.out, self.err, self.timed_out = rc, out, err, timed_out
-
-
-def run_tool(binary, args, timeout=TOOL_TIMEOUT):
-    p = spawn([binary] + args, stdin=subprocess.DEVNULL,
-              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        out, err = p.communicate(timeout=timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-        timed_out = True
-    _children.pop(p.pid, None)
-    return ToolResult(p.returncode, out.decode('utf-8', 'replace'),
-                      err.decode('utf-8', 'replace'), timed_out)
-
-
-def short(s, n=300):
-    s = s.strip()
-    return s if len(s) <= n else s[:n] + '...'
 
 
 # ---------------------------------------------------------------------------
@@ -255,14 +117,6 @@ def proc_libpython(pid):
     except OSError:
         pass
     return None
-
-
-def proc_cmdline(pid):
-    with open('/proc/%d/cmdline' % pid, 'rb') as f:
-        args = f.read().split(b'\0')
-    if args and args[-1] == b'':
-        args.pop()
-    return ' '.join(a.decode('utf-8', 'replace') for a in args)
 
 
 def same_path(a, b):
@@ -506,7 +360,7 @@ def target_health(target):
     stopped = target.stopped_tasks()
     if stopped:
         return ['target threads left stopped after pyspy-dump exited: %s'
-                % ', '.join(stopped)]
+                % ', '.join(tid for tid, _ in stopped)]
     return []
 
 
@@ -539,67 +393,28 @@ def check_text(binary, target):
 def check_errors(binary):
     results = []
 
-    def error_line(r, what):
-        lines = r.err.strip('\n').split('\n') if r.err.strip() else []
-        if not lines:
-            return ['nothing on stderr']
-        p = []
-        if not lines[0].startswith('pyspy-dump: '):
-            p.append('stderr does not start with "pyspy-dump: ": %s'
-                     % short(lines[0], 120))
-        if what == 'one' and len(lines) != 1:
-            p.append('%d lines on stderr, expected 1: %s'
-                     % (len(lines), short(r.err, 200)))
-        return p
-
     # A process that is not Python.
     sleeper = spawn(['sleep', '100'], stdin=subprocess.DEVNULL)
     try:
         time.sleep(0.05)
         r = run_tool(binary, ['--pid', str(sleeper.pid)])
-        p = []
-        if r.timed_out:
-            p.append('timed out')
-        elif r.rc != 1:
-            p.append('exit %s, expected 1 (stderr: %s)' % (r.rc, short(r.err)))
-        else:
-            p += error_line(r, 'one')
-            if 'python' not in r.err.lower():
-                p.append('stderr does not mention python: %s' % short(r.err))
-        results.append(('errors non-python-process', p))
+        results.append(('errors non-python-process',
+                        check_failure(r, 1, 'pyspy-dump',
+                                      mention=('python', 'python'))))
     finally:
         reap(sleeper)
 
     # A pid that does not exist.
-    try:
-        with open('/proc/sys/kernel/pid_max') as f:
-            pid = int(f.read()) - 1
-    except (OSError, ValueError):
-        pid = 4194303
-    while os.path.exists('/proc/%d' % pid):
-        pid -= 1
+    pid = common.unused_pid()
     r = run_tool(binary, ['--pid', str(pid)])
-    p = []
-    if r.timed_out:
-        p.append('timed out')
-    elif r.rc != 1:
-        p.append('exit %s, expected 1 (stderr: %s)' % (r.rc, short(r.err)))
-    else:
-        p += error_line(r, 'one')
-        if str(pid) not in r.err:
-            p.append('stderr does not mention pid %d: %s' % (pid, short(r.err)))
-    results.append(('errors no-such-pid', p))
+    results.append(('errors no-such-pid',
+                    check_failure(r, 1, 'pyspy-dump',
+                                  mention=(str(pid), 'pid %d' % pid))))
 
     # A bad option.
     r = run_tool(binary, ['--bogus'])
-    p = []
-    if r.timed_out:
-        p.append('timed out')
-    elif r.rc != 2:
-        p.append('exit %s, expected 2 (stderr: %s)' % (r.rc, short(r.err)))
-    else:
-        p += error_line(r, 'first')
-    results.append(('errors bad-option', p))
+    results.append(('errors bad-option',
+                    check_failure(r, 2, 'pyspy-dump', 'first')))
     return results
 
 
@@ -765,19 +580,6 @@ def self_test(target):
 
 # ---------------------------------------------------------------------------
 
-def report(label, problems):
-    if not problems:
-        print('PASS %s' % label)
-        return 'PASS'
-    lines = problems[:12]
-    if len(problems) > 12:
-        lines.append('... %d problems in all' % len(problems))
-    print('FAIL %s: %s' % (label, lines[0]))
-    for line in lines[1:]:
-        print('    %s' % line)
-    return 'FAIL'
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--bin', default='build/bin',
@@ -793,9 +595,7 @@ def main():
                     help='check only the targets, without pyspy-dump')
     args = ap.parse_args()
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
-    sys.stdout.reconfigure(line_buffering=True)
+    common.setup_driver()
 
     modes = []
     for m in args.mode:
@@ -808,22 +608,13 @@ def main():
     columns = [c for c in COLUMNS if not modes or c in modes]
     run_errors = not modes or 'errors' in modes
 
-    interpreters, missing = discover()
-    if args.only:
-        interpreters = [(n, p) for n, p in interpreters if n in args.only]
-        missing = [n for n in missing if n in args.only]
-        unknown = [n for n in args.only
-                   if n not in EXPECTED_INTERPRETERS and
-                   n not in [i for i, _ in interpreters]]
-        if unknown:
-            ap.error('unknown interpreter(s): %s' % ', '.join(unknown))
+    interpreters, missing = common.select_interpreters(ap, args.only)
     binary = os.path.join(args.bin, 'pyspy-dump')
     t0 = time.time()
-    passed = failed = skipped = 0
+    tally = common.Tally()
     matrix = {}
     for name in missing:
-        print('SKIPPED %s: not found  <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<'
-              % name)
+        common.not_found(name)
 
     if args.self_test:
         for name, path in interpreters:
@@ -835,31 +626,17 @@ def main():
                 problems = [str(e)]
             finally:
                 target.close()
-            if report('target %s' % name, problems) == 'PASS':
-                passed += 1
-            else:
-                failed += 1
-        skipped = len(missing)
-        print('e2e: %d passed, %d failed, %d skipped (%.1f s)'
-              % (passed, failed, skipped, time.time() - t0))
-        return 1 if failed else 0
+            tally('target %s' % name, problems)
+        tally.skipped = len(missing)
+        print('%s (%.1f s)' % (tally.summary('e2e'), time.time() - t0))
+        return 1 if tally.failed else 0
 
-    if not os.access(binary, os.X_OK):
-        print('FAIL: %s not found or not executable' % binary)
-        print('e2e: 0 passed, 1 failed, 0 skipped')
+    if common.missing_binary([binary], 'e2e'):
         return 1
 
     for name in missing:
         matrix[name] = dict((c, 'SKIP') for c in columns)
-        skipped += len(columns)
-
-    def tally(result):
-        nonlocal passed, failed
-        if result == 'PASS':
-            passed += 1
-        else:
-            failed += 1
-        return result
+        tally.skipped += len(columns)
 
     for name, path in interpreters:
         row = matrix.setdefault(name, {})
@@ -879,34 +656,20 @@ def main():
                 if run_json:
                     problems = ready or check_dump(binary, target, name, mode,
                                                    flags)
-                    row[mode] = tally(report('dump %s %s' % (name, mode),
-                                             problems))
+                    row[mode] = tally('dump %s %s' % (name, mode), problems)
                 if want_text:
                     problems = ready or check_text(binary, target)
-                    row['text'] = tally(report('dump %s text' % name,
-                                               problems))
+                    row['text'] = tally('dump %s text' % name, problems)
             finally:
                 target.close()
 
     if run_errors:
         for label, problems in check_errors(binary):
-            tally(report(label, problems))
+            tally(label, problems)
 
     if matrix and columns:
-        rows = [n for n in EXPECTED_INTERPRETERS if n in matrix]
-        rows += [n for n in matrix if n not in rows]
-        width = max(len('interpreter'), max(len(n) for n in rows)) + 2
-        print('')
-        print('interpreter'.ljust(width) +
-              ''.join(c.ljust(max(len(c), 4) + 2) for c in columns))
-        for n in rows:
-            print(n.ljust(width) + ''.join(
-                matrix[n].get(c, '-').ljust(max(len(c), 4) + 2)
-                for c in columns))
-        print('')
-    print('(took %.1f s)' % (time.time() - t0))
-    print('e2e: %d passed, %d failed, %d skipped' % (passed, failed, skipped))
-    return 1 if failed else 0
+        common.print_matrix(matrix, columns)
+    return tally.finish('e2e', t0)
 
 
 if __name__ == '__main__':

@@ -49,13 +49,15 @@ its .fold byte for byte; and no process left behind by any tool.
 
 Prints PASS/FAIL per case, a matrix per interpreter and a final line
 `e2e-sample: N passed, M failed, K skipped`; exits non-zero if anything
-failed.  Reuses the discovery and process helpers of run.py (every process
-started is killed on every path; this process is also made a child
-subreaper, so what a tool leaves behind is found and killed too).
+failed.  Uses the discovery, process, tool and reporting helpers of
+common.py, as run.py does (every process started is killed on every path;
+this process is also made a child subreaper, so what a tool leaves behind is
+found and killed too).
 Standard library only; meant for Debian's python3.
 """
 import argparse
 import atexit
+import contextlib
 import ctypes
 import glob
 import json
@@ -71,8 +73,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.dont_write_bytecode = True   # no __pycache__ beside run.py
-import run as dumprun  # noqa: E402  (discovery, spawn/reap, run_tool, report)
+sys.dont_write_bytecode = True   # no __pycache__ beside common.py
+import common  # noqa: E402
+from common import (TOOL_TIMEOUT, TargetError, ToolResult,  # noqa: E402
+                    check_failure, error_lines, reap, run_tool, short, spawn)
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TARGET_HOT = os.path.join(HERE, 'target_hot.py')
@@ -80,18 +84,15 @@ TARGET_THREADS = os.path.join(HERE, 'target_threads.py')
 VECTORS = os.path.join(ROOT, 'format', 'vectors')
 
 PID_SUBSET = ['2.7', '3.9', '3.12', '3.13', 'debian-3.11']
-LAUNCH_COLS = ['launch', 'lines', 'nolines', 'threads', 'idle', 'gil', 'tid',
-               'from-to']
+LAUNCH_CASES = ('launch', 'lines', 'nolines')
+THREAD_CASES = ('threads', 'idle', 'gil', 'tid', 'from-to')
+LAUNCH_COLS = list(LAUNCH_CASES + THREAD_CASES)
 PID_COLS = ['pid', 'nonblock', 'pipe', 'live', 'sigint', 'sigterm', 'sigkill',
             'exit']
 
 READY_TIMEOUT = 20.0
-TOOL_TIMEOUT = 30.0
 HOT_SHARE, HOT_TOLERANCE = 0.75, 0.07
 SLOW_SLEEP = '20'     # a non-Python command that outlives pyspy-sample's wait
-
-spawn, reap, run_tool, short = (dumprun.spawn, dumprun.reap,
-                                dumprun.run_tool, dumprun.short)
 
 WORK = None       # temporary directory of this run
 SAMPLE = FOLD = None
@@ -117,24 +118,22 @@ def become_subreaper():
 
 
 def orphans(zombies=True):
-    """Our children that run.py's bookkeeping does not know: [(pid, cmd)]."""
+    """Our children that common.py's bookkeeping does not know: [(pid, cmd)]."""
     me = os.getpid()
     out = []
     for d in glob.glob('/proc/[0-9]*'):
         pid = int(os.path.basename(d))
-        if pid in dumprun._children:
+        if common.tracked(pid):
             continue
         try:
-            with open(d + '/stat') as f:
-                stat = f.read()
-            state, ppid = stat[stat.rindex(')') + 2:].split()[:2]
+            state, ppid = common.stat_fields(d + '/stat')[:2]
             ppid = int(ppid)
         except (OSError, ValueError, IndexError):
             continue
         if ppid != me or (state == 'Z' and not zombies):
             continue
         try:
-            cmd = dumprun.proc_cmdline(pid)
+            cmd = common.proc_cmdline(pid)
         except OSError:
             cmd = '?'
         out.append((pid, cmd))
@@ -166,20 +165,7 @@ def _cleanup():
 # ---------------------------------------------------------------------------
 # Targets
 
-class TargetError(Exception):
-    pass
-
-
-def target_env():
-    env = dict(os.environ)
-    for k in ('PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP'):
-        env.pop(k, None)
-    env['LC_ALL'] = 'C.UTF-8'
-    env['PYTHONDONTWRITEBYTECODE'] = '1'
-    return env
-
-
-class Target(object):
+class Target(common.Target):
     """A target program started by us, with a ready file."""
     count = 0
 
@@ -187,64 +173,29 @@ class Target(object):
         Target.count += 1
         tag = 'target%d' % Target.count
         self.ready = tmp(tag + '.ready')
-        self.err_path = tmp(tag + '.stderr')
         argv = [python, script] + list(args)
         if ready_arg:
             argv.append(self.ready)
-        with open(tmp(tag + '.stdout'), 'wb') as out, \
-                open(self.err_path, 'wb') as err:
-            self.proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=out,
-                              stderr=err, cwd=WORK, env=target_env())
-        self.pid = self.proc.pid
+        common.Target.__init__(self, argv, WORK, tmp(tag + '.stdout'),
+                               tmp(tag + '.stderr'))
         if reap_at_exit:
             # like a real parent: reaped as soon as it exits (no zombie)
             threading.Thread(target=self.proc.wait, daemon=True).start()
 
-    def stderr(self):
-        try:
-            with open(self.err_path, 'rb') as f:
-                return f.read().decode('utf-8', 'replace').strip()
-        except OSError:
-            return ''
-
     def wait_ready(self):
-        deadline = time.time() + READY_TIMEOUT
-        while not os.path.exists(self.ready):
-            if self.proc.poll() is not None:
-                raise TargetError('target exited with %s before it was ready: %s'
-                                  % (self.proc.returncode, short(self.stderr())))
-            if time.time() > deadline:
-                raise TargetError('target not ready after %.0f s: %s'
-                                  % (READY_TIMEOUT, short(self.stderr())))
-            time.sleep(0.01)
+        common.Target.wait_ready(
+            self, self.ready,
+            ('target exited with %s before it was ready: %s',
+             'target not ready after %.0f s: %s'), READY_TIMEOUT, 0.01)
         with open(self.ready) as f:
             return f.read()
 
     def alive(self):
         return self.proc.poll() is None
 
-    def stopped_tasks(self):
-        out = []
-        try:
-            tids = os.listdir('/proc/%d/task' % self.pid)
-        except OSError:
-            return out
-        for tid in tids:
-            try:
-                with open('/proc/%d/task/%s/stat' % (self.pid, tid)) as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            state = stat[stat.rindex(')') + 2:].split()[0]
-            if state in ('T', 't'):
-                out.append('%s(%s)' % (tid, state))
-        return out
-
     def cpu_ticks(self):
         try:
-            with open('/proc/%d/stat' % self.pid) as f:
-                stat = f.read()
-            fields = stat[stat.rindex(')') + 2:].split()
+            fields = common.stat_fields('/proc/%d/stat' % self.pid)
             return int(fields[11]) + int(fields[12])   # utime + stime
         except (OSError, ValueError, IndexError):
             return None
@@ -259,13 +210,11 @@ class Target(object):
                         % (self.proc.returncode, short(self.stderr()))]
             st = self.stopped_tasks()
             if st:
-                return ['target threads left stopped: %s' % ', '.join(st)]
+                return ['target threads left stopped: %s'
+                        % ', '.join('%s(%s)' % x for x in st)]
             if time.time() >= deadline:
                 return []
             time.sleep(0.05)
-
-    def close(self):
-        reap(self.proc)
 
 
 # ---------------------------------------------------------------------------
@@ -387,6 +336,15 @@ def check_sampler_summary(r, what='pyspy-sample', max_errors=0):
     return p
 
 
+def sampler_failed(r):
+    """Problems of a run of pyspy-sample that must exit 0."""
+    if r.timed_out:
+        return ['pyspy-sample timed out']
+    if r.rc != 0:
+        return ['pyspy-sample exit %s: %s' % (r.rc, short(r.err))]
+    return []
+
+
 # ---------------------------------------------------------------------------
 # Per interpreter: launch mode
 
@@ -402,7 +360,7 @@ def test_launch(name, python):
         p.append('pyspy-sample exit %s, expected 3 (the command\'s): %s'
                  % (r.rc, short(r.err)))
     if p:
-        return dict((c, p) for c in ('launch', 'lines', 'nolines')), ''
+        return dict.fromkeys(LAUNCH_CASES, p), ''
     # a launched interpreter is also sampled while it starts and while it
     # finalizes, where a read may fail: one error is tolerated
     p += check_sampler_summary(r, max_errors=1)
@@ -410,7 +368,7 @@ def test_launch(name, python):
     p += fp
     info = ''
     if fold is None:
-        return dict((c, p) for c in ('launch', 'lines', 'nolines')), ''
+        return dict.fromkeys(LAUNCH_CASES, p), ''
     hot, cold, share = hot_share(fold)
     info = ' (hot %.1f %% of %d hot+cold samples, %d in all)' % (
         100 * share, hot + cold, total(fold))
@@ -500,7 +458,7 @@ def test_launch(name, python):
 # Per interpreter: threads and filters
 
 def test_threads(name, python):
-    cols = ('threads', 'idle', 'gil', 'tid', 'from-to')
+    cols = THREAD_CASES
     target = Target(python, TARGET_THREADS, ['6'], True)
     try:
         try:
@@ -510,12 +468,8 @@ def test_threads(name, python):
         out = tmp('%s-threads.pss' % name)
         r = run_tool(SAMPLE, ['--pid', str(target.pid), '-d', '1.5', '-o', out],
                      timeout=TOOL_TIMEOUT)
-        p = []
-        if r.timed_out:
-            p.append('pyspy-sample timed out')
-        elif r.rc != 0:
-            p.append('pyspy-sample exit %s: %s' % (r.rc, short(r.err)))
-        else:
+        p = sampler_failed(r)
+        if not p:
             p += check_sampler_summary(r)
             p += target.health(0)
     finally:
@@ -673,20 +627,46 @@ def check_pid_fold(fold, minimum=60):
     return p
 
 
-def start_sampler(args):
+def check_recording(out, minimum=60):
+    """Problems of the recording `out` of a target_hot.py: it folds (exit
+    0) and hot() is dominant in at least `minimum` samples."""
+    fold, p = fold_ok([out])
+    if fold is not None:
+        p += check_pid_fold(fold, minimum)
+    return p
+
+
+@contextlib.contextmanager
+def sampler(args):
+    """pyspy-sample with args, running in the background: (Popen, its
+    stderr file); killed and reaped when the block ends."""
     err = open(tmp('sampler.stderr'), 'wb')
     try:
-        return spawn([SAMPLE] + args, stdin=subprocess.DEVNULL,
-                     stdout=subprocess.DEVNULL, stderr=err), err
+        s = spawn([SAMPLE] + args, stdin=subprocess.DEVNULL,
+                  stdout=subprocess.DEVNULL, stderr=err)
     except Exception:
         err.close()
         raise
+    try:
+        yield s, err
+    finally:
+        reap(s)
+        err.close()
 
 
 def sampler_err(err):
     err.close()
     with open(err.name, 'rb') as f:
         return f.read().decode('utf-8', 'replace')
+
+
+def ran_for(s, err, seconds):
+    """Let the sampler `s` run `seconds`; a problem if it exited meanwhile."""
+    time.sleep(seconds)
+    if s.poll() is not None:
+        return ['pyspy-sample exited early with %s: %s'
+                % (s.returncode, short(sampler_err(err)))]
+    return []
 
 
 def wait_exit(p, timeout):
@@ -714,9 +694,121 @@ class HotTarget(object):
             self.t.wait_ready()
         return self.t
 
+    def case(self, fn, *args):
+        """The problems of the case fn(p, self, *args), which adds them to
+        p; a target that does not get ready is one more."""
+        p = []
+        try:
+            fn(p, self, *args)
+        except TargetError as e:
+            p.append('target: %s' % e)
+        return p
+
     def close(self):
         if self.t is not None:
             self.t.close()
+
+
+def case_duration(p, ht, name, col, extra):
+    """--pid PID -d 1.5 [extra]: on time, hot() dominant."""
+    t = ht.get()
+    out = tmp('%s-%s.pss' % (name, col))
+    t0 = time.time()
+    r = run_tool(SAMPLE, ['--pid', str(t.pid), '-d', '1.5', '-o', out]
+                 + extra, timeout=15)
+    took = time.time() - t0
+    p += sampler_failed(r)
+    if not p:
+        if took > 4.5:
+            p.append('-d 1.5 took %.1f s' % took)
+        if not extra:
+            p += check_sampler_summary(r)
+        p += check_recording(out)
+        p += t.health(0.1)
+
+
+def case_pipe(p, ht, name):
+    """pyspy-sample piped into pyspy-fold, and live folding (its problems
+    start with "live")."""
+    t = ht.get()
+    rcfile = tmp('%s-pipe.rc' % name)
+    r = run_tool('sh', ['-c', '{ "$1" -d 1 --pid "$2"; echo $? >"$3"; } | "$4"',
+                        'sh', SAMPLE, str(t.pid), rcfile, FOLD], timeout=15)
+    if r.timed_out:
+        p.append('the pipe timed out')
+    else:
+        try:
+            with open(rcfile) as f:
+                src = f.read().strip()
+        except OSError:
+            src = '(none)'
+        if src != '0':
+            p.append('pyspy-sample in the pipe: exit %s: %s' % (src, short(r.err)))
+        if r.rc != 0:
+            p.append('pyspy-fold in the pipe: exit %s: %s' % (r.rc, short(r.err)))
+        try:
+            fold = parse_fold(r.out)
+            p += check_pid_fold(fold, 40)
+        except ValueError as e:
+            p.append(str(e))
+    p += t.health(0)
+    t = ht.get()
+    t0 = time.time()
+    fold, fp = fold_ok(['--pid', str(t.pid), '--duration', '1'], timeout=15)
+    took = time.time() - t0
+    p += ['live: %s' % x for x in fp]
+    if fold is not None:
+        p += ['live: %s' % x for x in check_pid_fold(fold, 40)]
+    if took > 4:
+        p.append('live --duration 1 took %.1f s' % took)
+    p += t.health(0)
+
+
+def case_signal(p, ht, name, col, sig):
+    """SIGINT, SIGTERM: a complete stream, the target untouched."""
+    t = ht.get()
+    out = tmp('%s-%s.pss' % (name, col))
+    with sampler(['--pid', str(t.pid), '-o', out]) as (s, err):
+        p += ran_for(s, err, 1.0)
+        if not p:
+            s.send_signal(sig)
+            rc, took = wait_exit(s, 2.0)
+            if rc is None:
+                p.append('pyspy-sample still running 2 s after %s'
+                         % sig.name)
+            elif rc != 0:
+                p.append('pyspy-sample exit %s after %s: %s'
+                         % (rc, sig.name, short(sampler_err(err))))
+            else:
+                p += check_recording(out, 40)
+    p += t.health(0.3)
+
+
+def case_sigkill(p, ht, name):
+    """SIGKILL: a truncated stream that still folds, the target runs on."""
+    t = ht.get()
+    out = tmp('%s-sigkill.pss' % name)
+    with sampler(['--pid', str(t.pid), '-o', out]) as (s, err):
+        p += ran_for(s, err, 1.5)
+        if not p:
+            s.kill()
+            wait_exit(s, 2.0)
+    if not p:
+        cpu0 = t.cpu_ticks()
+        p += t.health(1.0)
+        cpu1 = t.cpu_ticks()
+        if not p and (cpu0 is None or cpu1 is None or cpu1 <= cpu0):
+            p.append('target CPU time did not grow after the sampler '
+                     'was killed (%s -> %s ticks)' % (cpu0, cpu1))
+        r, fold, fp = fold_tool([out])
+        p += fp
+        if r.rc == 0:
+            p.append('pyspy-fold of a killed recording exited 0')
+        if 'truncated' not in r.err.lower():
+            p.append('pyspy-fold does not say "truncated": %s'
+                     % (short(r.err) or '(empty stderr)'))
+        if fold is not None:
+            p += check_pid_fold(fold, 40)
 
 
 def test_pid(name, python):
@@ -724,142 +816,13 @@ def test_pid(name, python):
     ht = HotTarget(python)
     try:
         for col, extra in (('pid', []), ('nonblock', ['--nonblocking'])):
-            p = []
-            try:
-                t = ht.get()
-                out = tmp('%s-%s.pss' % (name, col))
-                t0 = time.time()
-                r = run_tool(SAMPLE, ['--pid', str(t.pid), '-d', '1.5', '-o', out]
-                             + extra, timeout=15)
-                took = time.time() - t0
-                if r.timed_out:
-                    p.append('pyspy-sample timed out')
-                elif r.rc != 0:
-                    p.append('pyspy-sample exit %s: %s' % (r.rc, short(r.err)))
-                else:
-                    if took > 4.5:
-                        p.append('-d 1.5 took %.1f s' % took)
-                    if not extra:
-                        p += check_sampler_summary(r)
-                    fold, fp = fold_ok([out])
-                    p += fp
-                    if fold is not None:
-                        p += check_pid_fold(fold)
-                    p += t.health(0.1)
-            except TargetError as e:
-                p.append('target: %s' % e)
-            res[col] = p
-
-        # pipe, and live folding
-        p = []
-        try:
-            t = ht.get()
-            rcfile = tmp('%s-pipe.rc' % name)
-            r = run_tool('sh', ['-c', '{ "$1" -d 1 --pid "$2"; echo $? >"$3"; } | "$4"',
-                                'sh', SAMPLE, str(t.pid), rcfile, FOLD], timeout=15)
-            if r.timed_out:
-                p.append('the pipe timed out')
-            else:
-                try:
-                    with open(rcfile) as f:
-                        src = f.read().strip()
-                except OSError:
-                    src = '(none)'
-                if src != '0':
-                    p.append('pyspy-sample in the pipe: exit %s: %s' % (src, short(r.err)))
-                if r.rc != 0:
-                    p.append('pyspy-fold in the pipe: exit %s: %s' % (r.rc, short(r.err)))
-                try:
-                    fold = parse_fold(r.out)
-                    p += check_pid_fold(fold, 40)
-                except ValueError as e:
-                    p.append(str(e))
-            p += t.health(0)
-            t = ht.get()
-            t0 = time.time()
-            fold, fp = fold_ok(['--pid', str(t.pid), '--duration', '1'], timeout=15)
-            took = time.time() - t0
-            p += ['live: %s' % x for x in fp]
-            if fold is not None:
-                p += ['live: %s' % x for x in check_pid_fold(fold, 40)]
-            if took > 4:
-                p.append('live --duration 1 took %.1f s' % took)
-            p += t.health(0)
-        except TargetError as e:
-            p.append('target: %s' % e)
+            res[col] = ht.case(case_duration, name, col, extra)
+        p = ht.case(case_pipe, name)
         res['pipe'] = [x for x in p if not x.startswith('live')]
         res['live'] = [x for x in p if x.startswith('live') or x.startswith('target')]
-
-        # SIGINT, SIGTERM: a complete stream, the target untouched
         for col, sig in (('sigint', signal.SIGINT), ('sigterm', signal.SIGTERM)):
-            p = []
-            try:
-                t = ht.get()
-                out = tmp('%s-%s.pss' % (name, col))
-                s, err = start_sampler(['--pid', str(t.pid), '-o', out])
-                try:
-                    time.sleep(1.0)
-                    if s.poll() is not None:
-                        p.append('pyspy-sample exited early with %s: %s'
-                                 % (s.returncode, short(sampler_err(err))))
-                    else:
-                        s.send_signal(sig)
-                        rc, took = wait_exit(s, 2.0)
-                        if rc is None:
-                            p.append('pyspy-sample still running 2 s after %s'
-                                     % sig.name)
-                        elif rc != 0:
-                            p.append('pyspy-sample exit %s after %s: %s'
-                                     % (rc, sig.name, short(sampler_err(err))))
-                        else:
-                            fold, fp = fold_ok([out])
-                            p += fp
-                            if fold is not None:
-                                p += check_pid_fold(fold, 40)
-                finally:
-                    reap(s)
-                    err.close()
-                p += t.health(0.3)
-            except TargetError as e:
-                p.append('target: %s' % e)
-            res[col] = p
-
-        # SIGKILL: a truncated stream that still folds
-        p = []
-        try:
-            t = ht.get()
-            out = tmp('%s-sigkill.pss' % name)
-            s, err = start_sampler(['--pid', str(t.pid), '-o', out])
-            try:
-                time.sleep(1.5)
-                if s.poll() is not None:
-                    p.append('pyspy-sample exited early with %s: %s'
-                             % (s.returncode, short(sampler_err(err))))
-                else:
-                    s.kill()
-                    wait_exit(s, 2.0)
-            finally:
-                reap(s)
-                err.close()
-            if not p:
-                cpu0 = t.cpu_ticks()
-                p += t.health(1.0)
-                cpu1 = t.cpu_ticks()
-                if not p and (cpu0 is None or cpu1 is None or cpu1 <= cpu0):
-                    p.append('target CPU time did not grow after the sampler '
-                             'was killed (%s -> %s ticks)' % (cpu0, cpu1))
-                r, fold, fp = fold_tool([out])
-                p += fp
-                if r.rc == 0:
-                    p.append('pyspy-fold of a killed recording exited 0')
-                if 'truncated' not in r.err.lower():
-                    p.append('pyspy-fold does not say "truncated": %s'
-                             % (short(r.err) or '(empty stderr)'))
-                if fold is not None:
-                    p += check_pid_fold(fold, 40)
-        except TargetError as e:
-            p.append('target: %s' % e)
-        res['sigkill'] = p
+            res[col] = ht.case(case_signal, name, col, sig)
+        res['sigkill'] = ht.case(case_sigkill, name)
     finally:
         ht.close()
 
@@ -875,8 +838,7 @@ def test_target_exit(python, name, reaped=True):
     try:
         t.wait_ready()
         out = tmp('%s-exit.pss' % name)
-        s, err = start_sampler(['--pid', str(t.pid), '-o', out])
-        try:
+        with sampler(['--pid', str(t.pid), '-o', out]) as (s, err):
             rc, took = wait_exit(s, 6.0)
             if rc is None:
                 p.append('pyspy-sample (pid %d) still running 6 s after the '
@@ -887,13 +849,7 @@ def test_target_exit(python, name, reaped=True):
             else:
                 if reaped and t.proc.poll() is None:
                     p.append('pyspy-sample exited while the target runs')
-                fold, fp = fold_ok([out])
-                p += fp
-                if fold is not None:
-                    p += check_pid_fold(fold, 40)
-        finally:
-            reap(s)
-            err.close()
+                p += check_recording(out, 40)
     except TargetError as e:
         p.append('target: %s' % e)
     finally:
@@ -904,17 +860,15 @@ def test_target_exit(python, name, reaped=True):
 # ---------------------------------------------------------------------------
 # Once: errors and vectors
 
-def one_line_error(r, what='one'):
-    lines = r.err.strip('\n').split('\n') if r.err.strip() else []
-    if not lines:
-        return ['nothing on stderr']
-    p = []
-    if not lines[0].startswith('pyspy-sample: '):
-        p.append('stderr does not start with "pyspy-sample: ": %s'
-                 % short(lines[0], 120))
-    if what == 'one' and len(lines) != 1:
-        p.append('%d lines on stderr, expected 1: %s' % (len(lines), short(r.err, 200)))
-    return p
+def not_python(r, timed_out, exit_0):
+    """Problems of pyspy-sample launching a command that is not Python: it
+    must fail, and say why in one line (messages `timed_out` and `exit_0`
+    for the ways it may not)."""
+    if r.timed_out:
+        return [timed_out]
+    if r.rc == 0:
+        return [exit_0]
+    return error_lines(r, 'pyspy-sample', mention=('python', 'python'))
 
 
 class Background(object):
@@ -955,8 +909,8 @@ class Background(object):
         self.err.seek(0)
         err = self.err.read().decode('utf-8', 'replace')
         self.err.close()
-        return dumprun.ToolResult(self.p.returncode, '', err,
-                                  self.timed_out), self.took
+        return ToolResult(self.p.returncode, '', err,
+                          self.timed_out), self.took
 
 
 def test_errors(slow):
@@ -968,29 +922,15 @@ def test_errors(slow):
     t0 = time.time()
     r = run_tool(SAMPLE, ['-o', out, '--', '/bin/sleep', '0.5'], timeout=15)
     took = time.time() - t0
-    p = []
-    if r.timed_out:
-        p.append('still running after 15 s')
-    elif r.rc == 0:
-        p.append('exit 0 (stderr: %s), expected non-zero and an error about '
-                 'python' % (short(r.err) or '(empty)'))
-    else:
-        p += one_line_error(r)
-        if 'python' not in r.err.lower():
-            p.append('stderr does not mention python: %s' % short(r.err))
+    p = not_python(r, 'still running after 15 s',
+                   'exit 0 (stderr: %s), expected non-zero and an error about '
+                   'python' % (short(r.err) or '(empty)'))
     results.append(('sample errors launch-not-python (sleep 0.5, %.1f s)' % took, p))
 
     # launch mode, a command that is not Python and keeps running
     r, took = slow.result()
-    p = []
-    if r.timed_out:
-        p.append('still running after 15 s (killed)')
-    elif r.rc == 0:
-        p.append('exit 0, expected non-zero: %s' % short(r.err))
-    else:
-        p += one_line_error(r)
-        if 'python' not in r.err.lower():
-            p.append('stderr does not mention python: %s' % short(r.err))
+    p = not_python(r, 'still running after 15 s (killed)',
+                   'exit 0, expected non-zero: %s' % short(r.err))
     if took > 5:
         notes.append('NOTE sample errors launch-not-python (sleep %s): took '
                      '%.1f s to give up (it waits for the command to become '
@@ -1002,35 +942,16 @@ def test_errors(slow):
                      '%d (%s)' % x for x in slow.left]))
 
     # a pid that does not exist
-    try:
-        with open('/proc/sys/kernel/pid_max') as f:
-            pid = int(f.read()) - 1
-    except (OSError, ValueError):
-        pid = 4194303
-    while os.path.exists('/proc/%d' % pid):
-        pid -= 1
+    pid = common.unused_pid()
     r = run_tool(SAMPLE, ['--pid', str(pid), '-o', tmp('nopid.pss')], timeout=15)
-    p = []
-    if r.timed_out:
-        p.append('timed out')
-    elif r.rc != 1:
-        p.append('exit %s, expected 1 (stderr: %s)' % (r.rc, short(r.err)))
-    else:
-        p += one_line_error(r)
-        if str(pid) not in r.err:
-            p.append('stderr does not mention pid %d: %s' % (pid, short(r.err)))
-    results.append(('sample errors no-such-pid', p))
+    results.append(('sample errors no-such-pid',
+                    check_failure(r, 1, 'pyspy-sample',
+                                  mention=(str(pid), 'pid %d' % pid))))
 
     # no arguments
     r = run_tool(SAMPLE, [], timeout=15)
-    p = []
-    if r.timed_out:
-        p.append('timed out')
-    elif r.rc != 2:
-        p.append('exit %s, expected 2 (stderr: %s)' % (r.rc, short(r.err)))
-    else:
-        p += one_line_error(r, 'first')
-    results.append(('sample errors no-arguments', p))
+    results.append(('sample errors no-arguments',
+                    check_failure(r, 2, 'pyspy-sample', 'first')))
 
     # a terminal on stdout is refused
     script = shutil.which('script')
@@ -1064,23 +985,18 @@ def test_vectors():
         except OSError as e:
             results.append(('fold vector %s' % base, ['no .fold: %s' % e]))
             continue
-        proc = spawn([FOLD, path], stdin=subprocess.DEVNULL,
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            out, err = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            reap(proc)
+        r = run_tool(FOLD, [path], timeout=15, text=False)
+        if r.timed_out:
             results.append(('fold vector %s' % base, ['timed out']))
             continue
-        dumprun._children.pop(proc.pid, None)
-        err = err.decode('utf-8', 'replace')
+        out, err = r.out, r.err
         if base == 'truncated':
-            if proc.returncode == 0:
+            if r.rc == 0:
                 p.append('exit 0 for a truncated stream')
             if 'truncated' not in err.lower():
                 p.append('stderr does not say truncated: %s' % (short(err) or '(empty)'))
-        elif proc.returncode != 0 or err.strip():
-            p.append('exit %s, stderr: %s' % (proc.returncode, short(err) or '(empty)'))
+        elif r.rc != 0 or err.strip():
+            p.append('exit %s, stderr: %s' % (r.rc, short(err) or '(empty)'))
         if out != want:
             ol, wl = out.split(b'\n'), want.split(b'\n')
             i = 0
@@ -1109,54 +1025,34 @@ def main():
                     '%s' % ', '.join(PID_SUBSET))
     args = ap.parse_args()
 
-    signal.signal(signal.SIGTERM, dumprun._on_signal)
-    signal.signal(signal.SIGHUP, dumprun._on_signal)
-    sys.stdout.reconfigure(line_buffering=True)
+    common.setup_driver()
     become_subreaper()
 
     t0 = time.time()
     SAMPLE = os.path.abspath(os.path.join(args.bin, 'pyspy-sample'))
     FOLD = os.path.abspath(os.path.join(args.bin, 'pyspy-fold'))
-    for b in (SAMPLE, FOLD):
-        if not os.access(b, os.X_OK):
-            print('FAIL: %s not found or not executable' % b)
-            print('e2e-sample: 0 passed, 1 failed, 0 skipped')
-            return 1
+    if common.missing_binary([SAMPLE, FOLD], 'e2e-sample'):
+        return 1
     WORK = tempfile.mkdtemp(prefix='pyspy-e2e-sample-')
 
-    interpreters, missing = dumprun.discover()
-    if args.only:
-        interpreters = [(n, p) for n, p in interpreters if n in args.only]
-        missing = [n for n in missing if n in args.only]
-        unknown = [n for n in args.only
-                   if n not in dumprun.EXPECTED_INTERPRETERS and
-                   n not in [i for i, _ in interpreters]]
-        if unknown:
-            ap.error('unknown interpreter(s): %s' % ', '.join(unknown))
+    interpreters, missing = common.select_interpreters(ap, args.only)
 
     def pid_cols(n):
         return PID_COLS if args.all_pid or n in PID_SUBSET else []
 
-    passed = failed = skipped = 0
+    tally = common.Tally()
     matrix = {}
 
-    def tally(label, problems):
-        nonlocal passed, failed, skipped
-        if problems is None:
-            print('SKIPPED %s' % label)
-            skipped += 1
-            return 'SKIP'
-        if dumprun.report(label, problems) == 'PASS':
-            passed += 1
-            return 'PASS'
-        failed += 1
-        return 'FAIL'
+    def record(row, name, res, cases, info=''):
+        # `info` goes with the first case
+        for c in cases:
+            row[c] = tally('sample %s %s%s' % (name, c, info if c == cases[0]
+                                               else ''), res[c])
 
     for name in missing:
-        print('SKIPPED %s: not found  <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<'
-              % name)
+        common.not_found(name)
         matrix[name] = dict((c, 'SKIP') for c in LAUNCH_COLS + pid_cols(name))
-        skipped += len(matrix[name])
+        tally.skipped += len(matrix[name])
 
     # the slow error case runs meanwhile
     slow = Background([SAMPLE, '-o', tmp('nonpython-long.pss'), '--',
@@ -1168,19 +1064,12 @@ def main():
             try:
                 res, info = test_launch(name, python)
             except TargetError as e:
-                res, info = dict((c, ['target: %s' % e])
-                                 for c in ('launch', 'lines', 'nolines')), ''
-            for c in ('launch', 'lines', 'nolines'):
-                row[c] = tally('sample %s %s%s' % (name, c, info if c == 'launch'
-                                                   else ''), res[c])
+                res, info = dict.fromkeys(LAUNCH_CASES, ['target: %s' % e]), ''
+            record(row, name, res, LAUNCH_CASES, info)
             res, info = test_threads(name, python)
-            for c in ('threads', 'idle', 'gil', 'tid', 'from-to'):
-                row[c] = tally('sample %s %s%s' % (name, c, info if c == 'threads'
-                                                   else ''), res[c])
+            record(row, name, res, THREAD_CASES, info)
             if pid_cols(name):
-                res = test_pid(name, python)
-                for c in PID_COLS:
-                    row[c] = tally('sample %s %s' % (name, c), res[c])
+                record(row, name, test_pid(name, python), PID_COLS)
             print('    (%s took %.1f s)' % (name, time.time() - ti))
 
         if interpreters:
@@ -1205,22 +1094,9 @@ def main():
         tally('sample no process left behind',
               ['left running: %s' % ', '.join('%d (%s)' % x for x in left)])
 
-    cols = LAUNCH_COLS + PID_COLS
     if matrix:
-        rows = [n for n in dumprun.EXPECTED_INTERPRETERS if n in matrix]
-        rows += [n for n in matrix if n not in rows]
-        width = max(len('interpreter'), max(len(n) for n in rows)) + 2
-        print('')
-        print('interpreter'.ljust(width) +
-              ''.join(c.ljust(max(len(c), 4) + 2) for c in cols))
-        for n in rows:
-            print(n.ljust(width) + ''.join(
-                matrix[n].get(c, '-').ljust(max(len(c), 4) + 2) for c in cols))
-        print('')
-    print('(took %.1f s)' % (time.time() - t0))
-    print('e2e-sample: %d passed, %d failed, %d skipped'
-          % (passed, failed, skipped))
-    return 1 if failed else 0
+        common.print_matrix(matrix, LAUNCH_COLS + PID_COLS)
+    return tally.finish('e2e-sample', t0)
 
 
 if __name__ == '__main__':
