@@ -14,6 +14,10 @@ one is reported as skipped):
            called from main() at the call lines, under <module>
   nolines  --no-lines has no ":LINE)", is the line fold with lines removed
            and re-aggregated (same total, no more lines)
+  svg      pyspy-svg on the same stream is well-formed XML whose hot boxes
+           hold hot's share of the fold's samples (within 1 point)
+  speedscope  pyspy-speedscope on it parses, has a profile, and hot's share
+           of the busiest profile's weight is the fold's within 5 points
   threads  target_threads.py (worker-a spins in func_a, worker-b sleeps in
            func_b, main waits in join), recorded 1.5 s by --pid: --threads
            roots are "thread TID: NAME" with the target's own thread ids
@@ -84,7 +88,7 @@ TARGET_THREADS = os.path.join(HERE, 'target_threads.py')
 VECTORS = os.path.join(ROOT, 'format', 'vectors')
 
 PID_SUBSET = ['2.7', '3.9', '3.12', '3.13', 'debian-3.11']
-LAUNCH_CASES = ('launch', 'lines', 'nolines')
+LAUNCH_CASES = ('launch', 'lines', 'nolines', 'svg', 'speedscope')
 THREAD_CASES = ('threads', 'idle', 'gil', 'tid', 'from-to')
 LAUNCH_COLS = list(LAUNCH_CASES + THREAD_CASES)
 PID_COLS = ['pid', 'nonblock', 'pipe', 'live', 'sigint', 'sigterm', 'sigkill',
@@ -95,7 +99,7 @@ HOT_SHARE, HOT_TOLERANCE = 0.75, 0.07
 SLOW_SLEEP = '20'     # a non-Python command that outlives pyspy-sample's wait
 
 WORK = None       # temporary directory of this run
-SAMPLE = FOLD = None
+SAMPLE = FOLD = SVG = SPEEDSCOPE = None
 
 
 def tmp(name):
@@ -451,7 +455,61 @@ def test_launch(name, python):
         if count_with(nofold, 'hot', TARGET_HOT) != count_with(fold, 'hot', TARGET_HOT):
             p.append('--no-lines changes the hot count')
     res['nolines'] = p
+    fold_share = count_with(fold, 'hot', TARGET_HOT) / float(max(total(fold), 1))
+    res['svg'] = check_svg(out, fold_share)
+    res['speedscope'] = check_speedscope(out, fold_share)
     return res, info
+
+
+def check_svg(stream, fold_share):
+    """The flame graph of the stream: well-formed, hot's boxes hold the
+    share of samples the fold gives hot."""
+    import xml.etree.ElementTree as ET
+    r = run_tool(SVG, [stream], timeout=TOOL_TIMEOUT)
+    if r.rc != 0:
+        return ['pyspy-svg exit %s: %s' % (r.rc, short(r.err))]
+    try:
+        root = ET.fromstring(r.out.encode('utf-8'))
+    except ET.ParseError as e:
+        return ['pyspy-svg output is not well-formed XML: %s' % e]
+    boxes = []
+    for g in root.iter('{http://www.w3.org/2000/svg}g'):
+        title = g.find('{http://www.w3.org/2000/svg}title')
+        if g.get('class') == 'f' and title is not None and g.get('data-samples'):
+            boxes.append((title.text.split('\n')[0], int(g.get('data-samples'))))
+    if not boxes:
+        return ['pyspy-svg drew no frame boxes']
+    all_samples = max(n for _, n in boxes)
+    hot = sum(n for name, n in boxes if name.startswith('hot ('))
+    share = hot / float(all_samples)
+    if abs(share - fold_share) > 0.01:
+        return ['hot boxes hold %.1f %% of the samples, the fold says %.1f %%'
+                % (100 * share, 100 * fold_share)]
+    return []
+
+
+def check_speedscope(stream, fold_share):
+    """The speedscope file of the stream: parses, has profiles, and hot's
+    share of the busiest profile's weight is about the fold's."""
+    r = run_tool(SPEEDSCOPE, [stream], timeout=TOOL_TIMEOUT)
+    if r.rc != 0:
+        return ['pyspy-speedscope exit %s: %s' % (r.rc, short(r.err))]
+    try:
+        doc = json.loads(r.out)
+    except ValueError as e:
+        return ['pyspy-speedscope output is not JSON: %s' % e]
+    profiles = doc.get('profiles') or []
+    if not profiles:
+        return ['pyspy-speedscope wrote no profile']
+    busy = profiles[doc.get('activeProfileIndex', 0)]
+    hot = set(i for i, f in enumerate(doc['shared']['frames']) if f.get('name') == 'hot')
+    weights = busy['weights']
+    hot_w = sum(w for st, w in zip(busy['samples'], weights) if hot & set(st))
+    share = hot_w / max(sum(weights), 1e-9)
+    if abs(share - fold_share) > 0.05:
+        return ['hot has %.1f %% of the busiest profile\'s weight, the fold says '
+                '%.1f %% of samples' % (100 * share, 100 * fold_share)]
+    return []
 
 
 # ---------------------------------------------------------------------------
@@ -1014,7 +1072,7 @@ def test_vectors():
 # ---------------------------------------------------------------------------
 
 def main():
-    global WORK, SAMPLE, FOLD
+    global WORK, SAMPLE, FOLD, SVG, SPEEDSCOPE
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--bin', default='build/bin',
                     help='directory holding pyspy-sample and pyspy-fold')
@@ -1031,6 +1089,8 @@ def main():
     t0 = time.time()
     SAMPLE = os.path.abspath(os.path.join(args.bin, 'pyspy-sample'))
     FOLD = os.path.abspath(os.path.join(args.bin, 'pyspy-fold'))
+    SVG = os.path.abspath(os.path.join(args.bin, 'pyspy-svg'))
+    SPEEDSCOPE = os.path.abspath(os.path.join(args.bin, 'pyspy-speedscope'))
     if common.missing_binary([SAMPLE, FOLD], 'e2e-sample'):
         return 1
     WORK = tempfile.mkdtemp(prefix='pyspy-e2e-sample-')
