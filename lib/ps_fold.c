@@ -6,28 +6,21 @@
 
 #define LINE_MAX_BYTES (1u << 20)
 
-/* (root, stack) -> count; root is a thread record id, a pid or 0. */
-struct entry {
-	uint64_t root;
-	uint32_t stack;
-	uint32_t used;
-	uint64_t count;
-	const struct ps_sr_thread *thread;   /* owned by the reader */
-	const struct ps_sr_process *process;
-};
-
+/* (root, stack, idle) -> entry; a slot with count 0 is empty. */
 struct ps_fold {
 	struct ps_filter f;
-	struct entry *v;
+	int split_idle;
+	struct ps_fold_entry *v;
 	size_t cap, n;
 };
 
-struct ps_fold *ps_fold_new(const struct ps_filter *f)
+struct ps_fold *ps_fold_new_split(const struct ps_filter *f, int split_idle)
 {
 	struct ps_fold *fo = calloc(1, sizeof(*fo));
 	if (!fo)
 		return NULL;
 	fo->f = *f;
+	fo->split_idle = split_idle ? 1 : 0;
 	fo->cap = 1024;
 	fo->v = calloc(fo->cap, sizeof(*fo->v));
 	if (!fo->v) {
@@ -35,6 +28,11 @@ struct ps_fold *ps_fold_new(const struct ps_filter *f)
 		return NULL;
 	}
 	return fo;
+}
+
+struct ps_fold *ps_fold_new(const struct ps_filter *f)
+{
+	return ps_fold_new_split(f, 0);
 }
 
 void ps_fold_free(struct ps_fold *fo)
@@ -45,18 +43,20 @@ void ps_fold_free(struct ps_fold *fo)
 	free(fo);
 }
 
-static size_t slot_of(const struct ps_fold *fo, uint64_t root, uint32_t stack)
+static size_t slot_of(const struct ps_fold *fo, uint64_t root, uint32_t stack, uint32_t idle)
 {
-	uint64_t h = (root * 0x9e3779b97f4a7c15ull) ^ (stack * 0xc2b2ae3d27d4eb4full);
+	uint64_t h = (root * 0x9e3779b97f4a7c15ull) ^ (stack * 0xc2b2ae3d27d4eb4full) ^
+		     ((uint64_t)idle << 40);
 	size_t i = (size_t)(h >> 17) & (fo->cap - 1);
-	while (fo->v[i].used && (fo->v[i].root != root || fo->v[i].stack != stack))
+	while (fo->v[i].count &&
+	       (fo->v[i].root != root || fo->v[i].stack != stack || fo->v[i].idle != idle))
 		i = (i + 1) & (fo->cap - 1);
 	return i;
 }
 
 static int grow(struct ps_fold *fo)
 {
-	struct entry *old = fo->v;
+	struct ps_fold_entry *old = fo->v;
 	size_t oldcap = fo->cap;
 	fo->v = calloc(oldcap * 2, sizeof(*fo->v));
 	if (!fo->v) {
@@ -65,8 +65,8 @@ static int grow(struct ps_fold *fo)
 	}
 	fo->cap = oldcap * 2;
 	for (size_t i = 0; i < oldcap; i++)
-		if (old[i].used)
-			fo->v[slot_of(fo, old[i].root, old[i].stack)] = old[i];
+		if (old[i].count)
+			fo->v[slot_of(fo, old[i].root, old[i].stack, old[i].idle)] = old[i];
 	free(old);
 	return PS_OK;
 }
@@ -77,21 +77,33 @@ int ps_fold_add(struct ps_fold *fo, const struct ps_sr *r, const struct ps_sr_sa
 	if (!s->stack_id)
 		return PS_OK; /* no Python frames: nothing to draw */
 	uint64_t root = 0;
+	uint32_t idle = fo->split_idle && (s->flags & PS_SAMPLE_IDLE);
 	if (fo->f.threads)
 		root = s->thread_id;
 	else if (fo->f.pids && s->thread)
 		root = s->thread->pid;
-	size_t i = slot_of(fo, root, s->stack_id);
-	if (!fo->v[i].used) {
+	size_t i = slot_of(fo, root, s->stack_id, idle);
+	if (!fo->v[i].count) {
 		if ((fo->n + 1) * 10 > fo->cap * 7) {
 			if (grow(fo))
 				return PS_ENOMEM;
-			i = slot_of(fo, root, s->stack_id);
+			i = slot_of(fo, root, s->stack_id, idle);
 		}
-		fo->v[i] = (struct entry){ root, s->stack_id, 1, 0, s->thread, s->process };
+		fo->v[i] = (struct ps_fold_entry){ root, s->stack_id, idle, 0, s->thread,
+						   s->process };
 		fo->n++;
 	}
 	fo->v[i].count++;
+	return PS_OK;
+}
+
+int ps_fold_each(const struct ps_fold *fo, ps_fold_each_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < fo->cap; i++) {
+		int rc = fo->v[i].count ? fn(ctx, &fo->v[i]) : PS_OK;
+		if (rc)
+			return rc;
+	}
 	return PS_OK;
 }
 
@@ -124,29 +136,38 @@ void ps_fold_frame_text(const struct ps_stream_frame *f, int no_lines, char *buf
 	append(buf, cap, len, ")", 0);
 }
 
-/* The root frame for --pids / --threads. */
-static void root_text(const struct ps_fold *fo, const struct entry *s, char *buf,
+int ps_fold_root_text(const struct ps_fold_entry *e, enum ps_fold_root which, char *buf,
 		      size_t cap, size_t *len)
 {
 	char head[64];
-	if (fo->f.pids && s->thread) {
-		snprintf(head, sizeof(head), "process %" PRIu32 ":", s->thread->pid);
+	if (!e->thread)
+		return 0;
+	if (which == PS_FOLD_ROOT_PROCESS) {
+		snprintf(head, sizeof(head), "process %" PRIu32 ":", e->thread->pid);
 		append(buf, cap, len, head, 0);
-		for (uint32_t i = 0; s->process && i < s->process->argc; i++) {
+		for (uint32_t i = 0; e->process && i < e->process->argc; i++) {
 			append(buf, cap, len, " ", 0);
-			append(buf, cap, len, s->process->argv[i], 1);
+			append(buf, cap, len, e->process->argv[i], 1);
 		}
-		append(buf, cap, len, ";", 0);
-	}
-	if (fo->f.threads && s->thread) {
-		snprintf(head, sizeof(head), "thread %" PRIu32, s->thread->tid);
+	} else {
+		snprintf(head, sizeof(head), "thread %" PRIu32, e->thread->tid);
 		append(buf, cap, len, head, 0);
-		if (s->thread->name) {
+		if (e->thread->name) {
 			append(buf, cap, len, ": ", 0);
-			append(buf, cap, len, s->thread->name, 1);
+			append(buf, cap, len, e->thread->name, 1);
 		}
-		append(buf, cap, len, ";", 0);
 	}
+	return 1;
+}
+
+/* The root frames for --pids / --threads, each followed by ';'. */
+static void root_text(const struct ps_fold *fo, const struct ps_fold_entry *e, char *buf,
+		      size_t cap, size_t *len)
+{
+	if (fo->f.pids && ps_fold_root_text(e, PS_FOLD_ROOT_PROCESS, buf, cap, len))
+		append(buf, cap, len, ";", 0);
+	if (fo->f.threads && ps_fold_root_text(e, PS_FOLD_ROOT_THREAD, buf, cap, len))
+		append(buf, cap, len, ";", 0);
 }
 
 static int line_cmp(const void *a, const void *b)
@@ -156,7 +177,7 @@ static int line_cmp(const void *a, const void *b)
 }
 
 static char *entry_text(const struct ps_fold *fo, const struct ps_sr *r,
-			const struct entry *en, const struct ps_stream_frame **frames,
+			const struct ps_fold_entry *en, const struct ps_stream_frame **frames,
 			char *buf)
 {
 	size_t len = 0;
@@ -197,7 +218,7 @@ int ps_fold_lines(struct ps_fold *fo, const struct ps_sr *r, struct ps_fold_line
 	size_t k = 0;
 	int rc = v && frames && buf ? PS_OK : PS_ENOMEM;
 	for (size_t i = 0; rc == PS_OK && i < fo->cap; i++) {
-		if (!fo->v[i].used)
+		if (!fo->v[i].count)
 			continue;
 		v[k].text = entry_text(fo, r, &fo->v[i], frames, buf);
 		v[k].count = fo->v[i].count;

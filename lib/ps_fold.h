@@ -13,11 +13,43 @@
 
 struct ps_fold;
 
+/* f selects the root of each sample (threads, pids) and the frame texts
+ * (no_lines). With split_idle, the idle and the other samples of one
+ * (root, stack) are counted apart (pyspy-svg draws idle frames grey). */
 struct ps_fold *ps_fold_new(const struct ps_filter *f);
+struct ps_fold *ps_fold_new_split(const struct ps_filter *f, int split_idle);
 void ps_fold_free(struct ps_fold *fo);
 
-/* Count one sample (already accepted by the filter) of reader r. */
+/* Count one sample (already accepted by the filter) of reader r; a sample
+ * without a stack (no Python frames) is left out. */
 int ps_fold_add(struct ps_fold *fo, const struct ps_sr *r, const struct ps_sr_sample *s);
+
+/* One distinct (root, stack, idle) of the samples counted. */
+struct ps_fold_entry {
+	uint64_t root;          /* thread record id (--threads), pid (--pids) or 0 */
+	uint32_t stack;         /* the reader's stack id */
+	uint32_t idle;          /* 1: idle samples (split_idle only; else 0) */
+	uint64_t count;
+	const struct ps_sr_thread *thread;   /* of its first sample; owned by the reader */
+	const struct ps_sr_process *process; /* likewise; NULL when none */
+};
+
+/* Call fn for every entry, in no particular order; stops at the first
+ * nonzero return of fn and returns it, else PS_OK. */
+typedef int (*ps_fold_each_fn)(void *ctx, const struct ps_fold_entry *e);
+int ps_fold_each(const struct ps_fold *fo, ps_fold_each_fn fn, void *ctx);
+
+/* Root frames of --pids and --threads. */
+enum ps_fold_root {
+	PS_FOLD_ROOT_PROCESS,   /* "process PID: CMD" (CMD: the arguments, ' '-joined) */
+	PS_FOLD_ROOT_THREAD,    /* "thread TID: NAME", "thread TID" without a name */
+};
+
+/* Append the root frame of e (cleaned as ps_fold_frame_text cleans names)
+ * to buf (cap) at *len. Returns 0, writing nothing, when e has no thread
+ * (the frame is then left out), else 1. */
+int ps_fold_root_text(const struct ps_fold_entry *e, enum ps_fold_root which, char *buf,
+		      size_t cap, size_t *len);
 
 /* The aggregated lines, sorted bytewise, identical texts merged. */
 struct ps_fold_line {

@@ -192,16 +192,6 @@ struct node {
 	uint64_t total, idle;
 };
 
-/* A distinct (root, stack, idle) of the samples, as pyspy-fold counts
- * (root, stack). */
-struct pending {
-	uint64_t root;
-	uint32_t stack, idle, used;
-	uint64_t count;
-	const struct ps_sr_thread *thread;     /* owned by the reader */
-	const struct ps_sr_process *process;
-};
-
 /* A stream frame's ids, cached by its address (stable in the reader). */
 struct fcache {
 	const struct ps_stream_frame *f;
@@ -215,8 +205,7 @@ struct ps_svg_tree {
 	uint32_t n, cap;
 	uint32_t *child;        /* open addressing (parent, name) -> node, 0 empty */
 	size_t nchild;
-	struct pending *pend;
-	size_t npend, pendcap;
+	struct ps_fold *fold;   /* samples by (root, stack, idle), until resolved */
 	struct fcache *fc;
 	size_t nfc, fccap;
 	uint64_t t_min, t_max;
@@ -250,7 +239,7 @@ void ps_svg_tree_free(struct ps_svg_tree *t)
 	st_release(&t->st);
 	free(t->node);
 	free(t->child);
-	free(t->pend);
+	ps_fold_free(t->fold);
 	free(t->fc);
 	free(t->text);
 	free(t);
@@ -393,103 +382,32 @@ uint64_t ps_svg_tree_span_ns(const struct ps_svg_tree *t)
 
 /* ---- from a stream ------------------------------------------------------ */
 
-static size_t pend_slot(const struct ps_svg_tree *t, uint64_t root, uint32_t stack,
-			uint32_t idle)
-{
-	uint64_t h = (root * 0x9e3779b97f4a7c15ull) ^ (stack * 0xc2b2ae3d27d4eb4full) ^
-		     ((uint64_t)idle << 40);
-	size_t i = (size_t)(h >> 17) & (t->pendcap - 1);
-	while (t->pend[i].used &&
-	       (t->pend[i].root != root || t->pend[i].stack != stack || t->pend[i].idle != idle))
-		i = (i + 1) & (t->pendcap - 1);
-	return i;
-}
-
-static int grow_pending(struct ps_svg_tree *t)
-{
-	struct pending *old = t->pend;
-	size_t oldcap = t->pendcap;
-	t->pendcap = oldcap ? oldcap * 2 : 1024;
-	t->pend = calloc(t->pendcap, sizeof(*t->pend));
-	if (!t->pend) {
-		t->pend = old;
-		t->pendcap = oldcap;
-		return PS_ENOMEM;
-	}
-	for (size_t i = 0; i < oldcap; i++)
-		if (old[i].used)
-			t->pend[pend_slot(t, old[i].root, old[i].stack, old[i].idle)] = old[i];
-	free(old);
-	return PS_OK;
-}
-
 int ps_svg_tree_sample(struct ps_svg_tree *t, const struct ps_sr *r,
 		       const struct ps_sr_sample *s)
 {
-	(void)r;
 	t->t_min = s->time_ns < t->t_min ? s->time_ns : t->t_min;
 	t->t_max = s->time_ns > t->t_max ? s->time_ns : t->t_max;
-	if (!s->stack_id)
-		return PS_OK; /* no Python frames: nothing to draw */
-	uint64_t root = 0;
-	uint32_t idle = (s->flags & PS_SAMPLE_IDLE) ? 1 : 0;
-	if (t->f.threads)
-		root = s->thread_id;
-	else if (t->f.pids && s->thread)
-		root = s->thread->pid;
-	if ((t->npend + 1) * 10 > t->pendcap * 7 && grow_pending(t))
+	if (!t->fold && !(t->fold = ps_fold_new_split(&t->f, 1)))
 		return PS_ENOMEM;
-	size_t i = pend_slot(t, root, s->stack_id, idle);
-	if (!t->pend[i].used) {
-		t->pend[i] = (struct pending){ root, s->stack_id, idle, 1, 0, s->thread,
-					       s->process };
-		t->npend++;
-	}
-	t->pend[i].count++;
-	return PS_OK;
+	return ps_fold_add(t->fold, r, s);
 }
 
-/* A group frame's text, through ps_fold_frame_text so that the same
- * characters are replaced as in pyspy-fold's "process PID: CMD" and
- * "thread TID: NAME" root frames. */
-static int group_text(struct ps_svg_tree *t, const char *head, uint32_t argc,
-		      const char *const *argv, uint32_t *id)
-{
-	size_t len = 0, n = strlen(head);
-	memcpy(t->text, head, n + 1);
-	for (uint32_t i = 0; i < argc && n + 2 < FRAME_TEXT_MAX; i++) {
-		size_t k = strlen(argv[i]);
-		k = k < FRAME_TEXT_MAX - n - 2 ? k : FRAME_TEXT_MAX - n - 2;
-		t->text[n++] = ' ';
-		memcpy(t->text + n, argv[i], k);
-		t->text[n += k] = '\0';
-	}
-	char *raw = strdup(t->text);
-	if (!raw)
-		return PS_ENOMEM;
-	struct ps_stream_frame sf = { .function = raw };
-	ps_fold_frame_text(&sf, 0, t->text, FRAME_TEXT_MAX, &len);
-	free(raw);
-	return st_intern(&t->st, t->text, len, id);
-}
-
-static int group_frames(struct ps_svg_tree *t, const struct pending *p, uint32_t *name,
+/* The root frames of e (--pids, --threads) as string ids into name. Their
+ * texts are pyspy-fold's "process PID: CMD" and "thread TID: NAME". */
+static int group_frames(struct ps_svg_tree *t, const struct ps_fold_entry *e, uint32_t *name,
 			size_t *n)
 {
-	char head[64];
-	int rc = PS_OK;
-	if (t->f.pids && p->thread) {
-		snprintf(head, sizeof(head), "process %" PRIu32 ":", p->thread->pid);
-		rc = group_text(t, head, p->process ? p->process->argc : 0,
-				p->process ? p->process->argv : NULL, &name[(*n)++]);
+	static const enum ps_fold_root which[] = { PS_FOLD_ROOT_PROCESS, PS_FOLD_ROOT_THREAD };
+	const int on[] = { t->f.pids, t->f.threads };
+	for (int k = 0; k < 2; k++) {
+		size_t len = 0;
+		if (!on[k] || !ps_fold_root_text(e, which[k], t->text, FRAME_TEXT_MAX, &len))
+			continue;
+		int rc = st_intern(&t->st, t->text, len, &name[(*n)++]);
+		if (rc)
+			return rc;
 	}
-	if (rc == PS_OK && t->f.threads && p->thread) {
-		snprintf(head, sizeof(head), "thread %" PRIu32 "%s", p->thread->tid,
-			 p->thread->name ? ":" : "");
-		const char *nm = p->thread->name;
-		rc = group_text(t, head, nm ? 1 : 0, &nm, &name[(*n)++]);
-	}
-	return rc;
+	return PS_OK;
 }
 
 static int frame_ids(struct ps_svg_tree *t, const struct ps_stream_frame *f,
@@ -535,45 +453,58 @@ static int frame_ids(struct ps_svg_tree *t, const struct ps_stream_frame *f,
 	return PS_OK;
 }
 
+struct resolve {
+	struct ps_svg_tree *t;
+	const struct ps_sr *r;
+	const struct ps_stream_frame **frames;  /* PS_STREAM_MAX_DEPTH */
+	uint32_t *name, *module, *kind;         /* PS_STREAM_MAX_DEPTH + 2 each */
+};
+
+/* Add one aggregated (root, stack, idle) to the tree. */
+static int resolve_entry(void *ctx, const struct ps_fold_entry *e)
+{
+	struct resolve *rs = ctx;
+	uint32_t depth;
+	size_t n = 0;
+	int rc = group_frames(rs->t, e, rs->name, &n);
+	for (size_t k = 0; k < n; k++)
+		rs->module[k] = 0, rs->kind[k] = PS_SVG_GROUP;
+	if (rc == PS_OK)
+		rc = ps_sr_stack(rs->r, e->stack, rs->frames, PS_STREAM_MAX_DEPTH, &depth);
+	for (uint32_t k = 0; rc == PS_OK && k < depth && k < PS_STREAM_MAX_DEPTH; k++) {
+		const struct fcache *c;
+		rc = frame_ids(rs->t, rs->frames[k], &c);
+		if (rc == PS_OK) {
+			rs->name[n] = c->name;
+			rs->module[n] = c->module;
+			rs->kind[n++] = c->kind;
+		}
+	}
+	if (rc == PS_OK)
+		rc = add_path(rs->t, rs->name, rs->module, rs->kind, n, e->count, e->idle);
+	return rc;
+}
+
 int ps_svg_tree_resolve(struct ps_svg_tree *t, const struct ps_sr *r)
 {
 	const size_t max = PS_STREAM_MAX_DEPTH + 2;
-	const struct ps_stream_frame **frames = malloc(PS_STREAM_MAX_DEPTH * sizeof(*frames));
-	uint32_t *ids = malloc(3 * max * sizeof(*ids));
-	int rc = PS_OK;
+	if (!t->fold)
+		return PS_OK; /* nothing counted, or resolved already */
+	struct resolve rs = { t, r, malloc(PS_STREAM_MAX_DEPTH * sizeof(*rs.frames)),
+			      malloc(3 * max * sizeof(*rs.name)), NULL, NULL };
 	if (!t->text)
 		t->text = malloc(FRAME_TEXT_MAX);
-	if (!frames || !ids || !t->text)
-		rc = PS_ENOMEM;
-	for (size_t i = 0; rc == PS_OK && i < t->pendcap; i++) {
-		const struct pending *p = &t->pend[i];
-		uint32_t depth, *name = ids, *module = ids + max, *kind = ids + 2 * max;
-		size_t n = 0;
-		if (!p->used)
-			continue;
-		rc = group_frames(t, p, name, &n);
-		for (size_t k = 0; k < n; k++)
-			module[k] = 0, kind[k] = PS_SVG_GROUP;
-		if (rc == PS_OK)
-			rc = ps_sr_stack(r, p->stack, frames, PS_STREAM_MAX_DEPTH, &depth);
-		for (uint32_t k = 0; rc == PS_OK && k < depth && k < PS_STREAM_MAX_DEPTH; k++) {
-			const struct fcache *c;
-			rc = frame_ids(t, frames[k], &c);
-			if (rc == PS_OK) {
-				name[n] = c->name;
-				module[n] = c->module;
-				kind[n++] = c->kind;
-			}
-		}
-		if (rc == PS_OK)
-			rc = add_path(t, name, module, kind, n, p->count, p->idle);
+	int rc = rs.frames && rs.name && t->text ? PS_OK : PS_ENOMEM;
+	if (rc == PS_OK) {
+		rs.module = rs.name + max;
+		rs.kind = rs.name + 2 * max;
+		rc = ps_fold_each(t->fold, resolve_entry, &rs);
 	}
-	free(frames);
-	free(ids);
+	free(rs.frames);
+	free(rs.name);
 	if (rc == PS_OK) { /* resolved once: a second call adds nothing */
-		free(t->pend);
-		t->pend = NULL;
-		t->npend = t->pendcap = 0;
+		ps_fold_free(t->fold);
+		t->fold = NULL;
 	}
 	return rc;
 }

@@ -53,8 +53,9 @@ void ps_svg_tree_free(struct ps_svg_tree *t);
 int ps_svg_tree_add(struct ps_svg_tree *t, const struct ps_svg_frame *frames, size_t n,
 		    uint64_t count, unsigned flags);
 
-/* Count one sample of reader r (already accepted by the filter); a sample
- * without a stack is left out, as pyspy-fold does. */
+/* Count one sample of reader r (already accepted by the filter) in a
+ * ps_fold table that keeps idle samples apart; a sample without a stack is
+ * left out, as pyspy-fold does. */
 int ps_svg_tree_sample(struct ps_svg_tree *t, const struct ps_sr *r,
 		       const struct ps_sr_sample *s);
 /* Add the samples counted by ps_svg_tree_sample to the tree, reading the
