@@ -76,7 +76,7 @@ enum ps_svg_colors {
 
 #define PS_SVG_DEFAULT_TITLE "pyspy flame graph"
 #define PS_SVG_DEFAULT_WIDTH 1200.0
-#define PS_SVG_DEFAULT_MIN_WIDTH 0.1
+#define PS_SVG_DEFAULT_MIN_WIDTH 0.2
 
 struct ps_svg_opts {
 	const char *title;      /* NULL: PS_SVG_DEFAULT_TITLE */
@@ -87,7 +87,7 @@ struct ps_svg_opts {
 	enum ps_svg_colors colors;
 };
 
-/* The defaults: width 1200, min_width 0.1, module colours. */
+/* The defaults: width 1200, min_width 0.2, module colours. */
 void ps_svg_opts_init(struct ps_svg_opts *o);
 
 /* "module", "hot", "mono": PS_OK, else PS_EINVAL. */

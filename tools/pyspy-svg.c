@@ -41,7 +41,7 @@ static void usage(FILE *f)
 		"  -o, --output FILE     write to FILE (default: standard output)\n"
 		"      --title TEXT      the title (default \"" PS_SVG_DEFAULT_TITLE "\")\n"
 		"      --width PX        image width (default 1200)\n"
-		"      --min-width PX    leave out frames narrower than PX (default 0.1)\n"
+		"      --min-width PX    leave out frames narrower than PX (default 0.2)\n"
 		"      --reverse         icicle graph: the root at the top\n"
 		"      --colors MODE     module (a hue per file or package, the default),\n"
 		"                        hot (flamegraph.pl's colours) or mono\n"
