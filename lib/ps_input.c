@@ -51,6 +51,26 @@ void ps_input_resolve(struct ps_input_opts *o, struct ps_filter *f)
 	}
 }
 
+void ps_input_tool_longopts(const struct option *own, struct option *out, size_t cap)
+{
+	size_t n = 0;
+	ps_filter_merge_longopts(own, out, cap);
+	while (out[n].name)
+		n++;
+	for (const struct option *o = ps_input_longopts; o->name && n + 1 < cap; o++)
+		out[n++] = *o;
+	memset(&out[n], 0, sizeof(out[n]));
+}
+
+void ps_input_operands(int argc, char **argv, struct ps_input_opts *o, struct ps_filter *f)
+{
+	if (optind < argc)
+		o->path = argv[optind++];
+	if (optind < argc)
+		ps_cli_usage_error("one input at a time ('%s' is extra)", argv[optind]);
+	ps_input_resolve(o, f);
+}
+
 /* Sample pid into an in-memory stream, then read that back. */
 static int open_live(const struct ps_input_opts *o, struct ps_input *in, struct ps_errmsg *e)
 {

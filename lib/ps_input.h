@@ -54,4 +54,12 @@ int ps_input_option(struct ps_input_opts *o, int opt, const char *arg);
  * instead of sampling it live. */
 void ps_input_resolve(struct ps_input_opts *o, struct ps_filter *f);
 
+/* The long options of an analysis tool: its own (ending with the all-zero
+ * entry), then the filters', then the input's, into out (cap entries). */
+void ps_input_tool_longopts(const struct option *own, struct option *out, size_t cap);
+
+/* After getopt_long: the one optional input FILE among the operands (a
+ * usage error when there are more), then ps_input_resolve. */
+void ps_input_operands(int argc, char **argv, struct ps_input_opts *o, struct ps_filter *f);
+
 #endif

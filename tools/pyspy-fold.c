@@ -38,13 +38,7 @@ static void parse(int argc, char **argv, struct ps_input_opts *in, struct ps_fil
 	};
 	struct option all[64];
 	int c;
-	ps_filter_merge_longopts(own, all, 64); /* own + filters, then input */
-	size_t n = 0;
-	while (all[n].name)
-		n++;
-	for (const struct option *o = ps_input_longopts; o->name && n + 1 < 64; o++)
-		all[n++] = *o;
-	memset(&all[n], 0, sizeof(all[n]));
+	ps_input_tool_longopts(own, all, 64);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:d:r:qhV", all, NULL)) != -1) {
 		if (ps_filter_option(f, c, optarg) || ps_input_option(in, c, optarg))
@@ -57,11 +51,7 @@ static void parse(int argc, char **argv, struct ps_input_opts *in, struct ps_fil
 		default: ps_cli_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
-		in->path = argv[optind++];
-	if (optind < argc)
-		ps_cli_usage_error("one input at a time ('%s' is extra)", argv[optind]);
-	ps_input_resolve(in, f);
+	ps_input_operands(argc, argv, in, f);
 }
 
 static int add(void *ctx, const struct ps_sr *r, const struct ps_sr_sample *s)
