@@ -1,5 +1,5 @@
 #!/bin/sh
-# make demo: start the bundled example program and show what pyspy sees.
+# make demo: profile the bundled example program and write a flame graph.
 # Usage: scripts/demo.sh BINDIR
 set -eu
 bin=${1:-build/bin}
@@ -19,8 +19,17 @@ sleep 0.5
 echo "== pyspy-dump --pid $pid   (every thread's stack, the target paused for a moment)"
 "$bin/pyspy-dump" --pid "$pid"
 echo
-echo "== pyspy-dump --pid $pid --locals --nonblocking   (arguments and locals, never pausing)"
-"$bin/pyspy-dump" --pid "$pid" --locals --nonblocking | sed -n '1,40p'
-"$bin/pyspy-dump" --pid "$pid" --json > "$out/dump.json"
+echo "== pyspy-sample --pid $pid -d 5 -o $out/profile.pss   (100 samples a second)"
+"$bin/pyspy-sample" --pid "$pid" -d 5 -o "$out/profile.pss"
 echo
-echo "demo: wrote $out/dump.json"
+echo "== pyspy-fold --threads $out/profile.pss   (the five busiest stacks: count, thread, innermost frames)"
+"$bin/pyspy-fold" --threads "$out/profile.pss" |
+	awk '{ n = $NF; sub(/ [0-9]+$/, ""); k = split($0, f, ";");
+	       printf "%6d  %s ... %s;%s\n", n, f[1], f[k - 1], f[k] }' |
+	sort -n -r | head -5 | cut -c1-180
+"$bin/pyspy-svg" --title "pyspy demo: scripts/demo/app.py" "$out/profile.pss" > "$out/profile.svg"
+"$bin/pyspy-speedscope" "$out/profile.pss" > "$out/profile.speedscope.json"
+"$bin/pyspy-dump" --pid "$pid" --json --locals > "$out/dump.json"
+echo
+echo "demo: wrote $out/profile.svg (open it in a browser: click to zoom, Ctrl-F to search),"
+echo "      $out/profile.speedscope.json (for https://www.speedscope.app), $out/profile.pss, $out/dump.json"
