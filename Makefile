@@ -38,7 +38,7 @@ ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 LIB_SRCS := $(wildcard lib/*.c lib/python/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
 LIBA := $(O)/libpyspy.a
-TOOLS := $(patsubst tools/%.c,%,$(wildcard tools/pyspy-*.c))
+TOOLS := $(patsubst tools/%.c,%,$(wildcard tools/pyspy*.c))
 TOOL_BINS := $(TOOLS:%=$(O)/bin/%)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
@@ -64,6 +64,9 @@ $(O)/bin/%: $(O)/tools/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS)
+
+# the live view draws with ncurses
+$(O)/bin/pyspy-top: PKG_LIBS += -lncursesw
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(LIBA)
 	@mkdir -p $(dir $@)
