@@ -1029,6 +1029,71 @@ def test_errors(slow):
     return results, notes
 
 
+def test_front(python):
+    """The pyspy front command: record in each format, dump, refusals."""
+    front = os.path.join(os.path.dirname(SAMPLE), 'pyspy')
+    results = []
+    svg = tmp('front.svg')
+    r = run_tool(front, ['record', '-o', svg, '-r', '200', '--', python, TARGET_HOT,
+                         '1.5', '5'], timeout=TOOL_TIMEOUT)
+    p = []
+    if r.rc != 5:
+        p.append('pyspy record exit %s, expected 5 (the command\'s): %s'
+                 % (r.rc, short(r.err)))
+    elif 'wrote %s' % svg not in r.err:
+        p.append('pyspy record does not say where the file went: %s' % short(r.err))
+    else:
+        import xml.etree.ElementTree as ET
+        try:
+            with open(svg, 'rb') as f:
+                text = f.read()
+            ET.fromstring(text)
+            if b'hot (' not in text:
+                p.append('the flame graph has no hot frame')
+        except (OSError, ET.ParseError) as e:
+            p.append('pyspy record wrote no well-formed SVG: %s' % e)
+    results.append(('front record flamegraph', p))
+
+    raw = tmp('front.txt')
+    r = run_tool(front, ['record', '-f', 'raw', '--nolineno', '-o', raw, '--', python,
+                         TARGET_HOT, '1', '0'], timeout=TOOL_TIMEOUT)
+    p = []
+    try:
+        with open(raw) as f:
+            fold = parse_fold(f.read())
+        if r.rc != 0 or not fold:
+            p.append('pyspy record -f raw: exit %s, %d lines' % (r.rc, len(fold)))
+        elif any(re.search(r':\d+\)$', fr) for frames, _ in fold for fr in frames):
+            p.append('--nolineno output has line numbers')
+    except OSError as e:
+        p.append('pyspy record -f raw wrote nothing: %s (%s)' % (e, short(r.err)))
+    results.append(('front record raw', p))
+
+    ss = tmp('front.json')
+    r = run_tool(front, ['record', '-f', 'speedscope', '-o', ss, '--', python,
+                         TARGET_HOT, '1', '0'], timeout=TOOL_TIMEOUT)
+    p = []
+    try:
+        with open(ss) as f:
+            doc = json.load(f)
+        if r.rc != 0 or not doc.get('profiles'):
+            p.append('pyspy record -f speedscope: exit %s, no profile' % r.rc)
+    except (OSError, ValueError) as e:
+        p.append('pyspy record -f speedscope: %s (%s)' % (e, short(r.err)))
+    results.append(('front record speedscope', p))
+
+    p = []
+    for args, want in ((['record', '--native', '--pid', '1'], 2),
+                       (['record', '--format', 'bogus', '--pid', '1'], 2),
+                       (['frobnicate'], 2)):
+        r = run_tool(front, args, timeout=TOOL_TIMEOUT)
+        if r.rc != want or len(r.err.strip().splitlines()) != 1:
+            p.append('pyspy %s: exit %s (want %d), stderr %r'
+                     % (' '.join(args), r.rc, want, short(r.err)))
+    results.append(('front refusals', p))
+    return results
+
+
 def test_vectors():
     results = []
     pss = sorted(glob.glob(os.path.join(VECTORS, '*.pss')))
@@ -1143,6 +1208,9 @@ def main():
             tally(label, problems)
         for label, problems in test_vectors():
             tally(label, problems)
+        if interpreters:
+            for label, problems in test_front(interpreters[-1][1]):
+                tally(label, problems)
         for n in notes:
             print(n)
     finally:
