@@ -70,6 +70,31 @@ int ps_launch(char *const argv[], pid_t *pid, struct ps_errmsg *e)
 	return PS_OK;
 }
 
+void ps_launch_stop(pid_t child)
+{
+	int status;
+	if (waitpid(child, &status, WNOHANG) == child)
+		return;
+	kill(child, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(child, &status, WNOHANG) == child)
+			return;
+		usleep(10000);
+	}
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+}
+
+int ps_launch_exit_code(const struct ps_sampler_stats *st, pid_t child)
+{
+	int status = st->child_status;
+	if (status < 0 && waitpid(child, &status, 0) != child)
+		return 1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+}
+
 static void install_handlers(struct sigaction *old)
 {
 	struct sigaction sa;

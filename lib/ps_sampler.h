@@ -57,6 +57,15 @@ struct ps_sampler_stats {
  * exits 127). */
 int ps_launch(char *const argv[], pid_t *pid, struct ps_errmsg *e);
 
+/* A command we started that we will not sample (it never became a python
+ * we could read, or the user quit): stop it (SIGTERM, then SIGKILL after a
+ * second) and collect it, as py-spy does, rather than leave it running. */
+void ps_launch_stop(pid_t child);
+
+/* The exit status to give for a launched command: its own (waiting for it
+ * if it still runs), 128 + signal if it was killed, 1 if unknown. */
+int ps_launch_exit_code(const struct ps_sampler_stats *st, pid_t child);
+
 /* Sample pid until duration, a termination signal (SIGINT, SIGTERM,
  * SIGHUP), the target's exit, or a sink error. child: pid is our launched
  * child, to be waited for. Returns PS_OK when sampling ran and ended for one

@@ -121,34 +121,6 @@ static void summary(const struct ps_sampler_stats *st, const struct ps_record *r
 	fputc('\n', stderr);
 }
 
-/* Launch mode exits like the command did. */
-static int child_exit_code(const struct ps_sampler_stats *st, pid_t child)
-{
-	int status = st->child_status;
-	if (status < 0 && waitpid(child, &status, 0) != child)
-		return PS_EXIT_FAIL;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : PS_EXIT_FAIL;
-}
-
-/* A command we started that never became a python we could sample: stop
- * it (as py-spy does) rather than leave it running on its own. */
-static void stop_command(pid_t child)
-{
-	int status;
-	if (waitpid(child, &status, WNOHANG) == child)
-		return;
-	kill(child, SIGTERM);
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(child, &status, WNOHANG) == child)
-			return;
-		usleep(10000);
-	}
-	kill(child, SIGKILL);
-	waitpid(child, &status, 0);
-}
-
 static int run(const struct opts *o, int fd)
 {
 	struct ps_errmsg e = { 0 }, fe = { 0 };
@@ -174,7 +146,7 @@ static int run(const struct opts *o, int fd)
 	if (!st.started) {
 		ps_cli_error("%s%s", e.msg, o->cmd && !st.target_exited ? "; stopped the command" : "");
 		if (o->cmd)
-			stop_command(pid);
+			ps_launch_stop(pid);
 		return PS_EXIT_FAIL;
 	}
 	if (rc || frc) {
@@ -185,7 +157,7 @@ static int run(const struct opts *o, int fd)
 	}
 	if (!o->quiet)
 		summary(&st, &rec);
-	return o->cmd ? child_exit_code(&st, pid) : PS_EXIT_OK;
+	return o->cmd ? ps_launch_exit_code(&st, pid) : PS_EXIT_OK;
 }
 
 int main(int argc, char **argv)

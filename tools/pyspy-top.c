@@ -430,21 +430,6 @@ static int live_event(void *ctx, struct ps_proc *p, uint64_t t, enum ps_event_ki
 	return PS_OK;
 }
 
-static void stop_command(pid_t child)
-{
-	int status;
-	if (waitpid(child, &status, WNOHANG) == child)
-		return;
-	kill(child, SIGTERM);
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(child, &status, WNOHANG) == child)
-			return;
-		usleep(10000);
-	}
-	kill(child, SIGKILL);
-	waitpid(child, &status, 0);
-}
-
 static int run_live(struct app *a)
 {
 	const struct opts *o = a->o;
@@ -467,7 +452,7 @@ static int run_live(struct app *a)
 	if (!st.started) {
 		ps_cli_error("%s%s", e.msg, o->cmd && !st.target_exited ? "; stopped the command" : "");
 		if (o->cmd)
-			stop_command(pid);
+			ps_launch_stop(pid);
 		return PS_EXIT_FAIL;
 	}
 	if (rc && !a->quit) {
@@ -481,9 +466,12 @@ static int run_live(struct app *a)
 	} else if (!was_curses && !a->quit && a->now > a->last_draw) {
 		print_table(a, stdout, a->o->rows);     /* the final, partial interval */
 	}
-	if (o->cmd && a->quit)
-		stop_command(pid);
-	return PS_EXIT_OK;
+	if (o->cmd && a->quit) {
+		ps_launch_stop(pid);
+		return PS_EXIT_OK;
+	}
+	/* launch mode: exit like the command did, as pyspy-sample does */
+	return o->cmd ? ps_launch_exit_code(&st, pid) : PS_EXIT_OK;
 }
 
 /* ---- replay ------------------------------------------------------------- */

@@ -132,6 +132,13 @@ def test_plain(top, front, py, results):
         p = [] if r.returncode == 0 and rows(r.stdout) and rows(r.stdout)[0][2] == 'hot' else \
             ['pyspy top --summary: exit %s, %r' % (r.returncode, r.stdout[:200])]
         results.append(('top --summary through the front command', p))
+
+        r = subprocess.run([front, 'dump', '--pid', str(t.pid)], capture_output=True,
+                           text=True, timeout=20)
+        p = [] if r.returncode == 0 and 'Thread %d' % t.pid in r.stdout and \
+            'target_hot.py' in r.stdout else \
+            ['pyspy dump: exit %s, %r' % (r.returncode, r.stdout[:200])]
+        results.append(('dump through the front command', p))
     finally:
         t.kill()
         t.wait()
