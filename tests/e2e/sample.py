@@ -301,7 +301,9 @@ def marked(script, marker):
 
 
 def func_span(script, name):
-    """Lines of the body of top-level function `name` (def line excluded)."""
+    """Lines of top-level function `name`, its def line included: a frame
+    caught before its first instruction runs reports the def line (f_lasti
+    -1 gives co_firstlineno, as frame.f_lineno does)."""
     src = source_lines(script)
     start = [i for i, l in enumerate(src) if l.startswith('def %s(' % name)][0]
     end = start + 1
@@ -309,7 +311,7 @@ def func_span(script, name):
         end += 1
     while not src[end - 1].strip():
         end -= 1
-    return range(start + 2, end + 1)
+    return range(start + 1, end + 1)
 
 
 def call_lines(script, caller, callee):
