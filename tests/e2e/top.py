@@ -5,7 +5,8 @@
 
 In a 120x30 tmux pane: start `pyspy-top -- PY target_hot.py 30 0`, check the
 hot function is on top with a plausible %Own; press L (rows by line: file:LINE
-appears), 2 (sorted by %Total: <module> first), ? (help shown), q (it exits
+appears), 2 (sorted by %Total: <module> first), ? (help shown), T (a thread
+selected), I (idle on), R (counts reset), P (paused), q (it exits
 and the terminal is left as it was: the shell's screen, not the full-screen
 view). Then `pyspy-top --pid PID -d 2 | cat` must print parseable tables, and
 `pyspy top --summary FILE` (the front command) the final table of a recording.
@@ -89,6 +90,33 @@ def test_tmux(top, py, results):
         p = [] if 'quit' in text.lower() else ['no help screen after ?']
         results.append(('top key ? (help)', p))
         tmux('send-keys', '-t', 'top', 'Escape')
+
+        tmux('send-keys', '-t', 'top', 'T')
+        text = wait_for(lambda t: re.search(r'Thread: \d+', t))
+        p = [] if re.search(r'Thread: \d+', text) else ['T did not select a thread']
+        results.append(('top key T (thread filter)', p))
+
+        tmux('send-keys', '-t', 'top', 'I')
+        text = wait_for(lambda t: 'Idle: on' in t)
+        p = [] if 'Idle: on' in text else ['I did not turn idle on']
+        results.append(('top key I (idle)', p))
+
+        def samples(t):
+            m = re.search(r'Samples: (\d+)', t)
+            return int(m.group(1)) if m else -1
+        before = samples(wait_for(lambda t: samples(t) >= 0))
+        tmux('send-keys', '-t', 'top', 'R')
+        text = wait_for(lambda t: 0 <= samples(t) < before)
+        after = samples(text)
+        p = [] if 0 <= after < before else \
+            ['R did not reset: %d then %d samples' % (before, after)]
+        results.append(('top key R (reset)', p))
+
+        tmux('send-keys', '-t', 'top', 'P')
+        text = wait_for(lambda t: 'paused' in t)
+        p = [] if 'paused' in text else ['P shows no pause']
+        results.append(('top key P (pause)', p))
+        tmux('send-keys', '-t', 'top', 'P')
 
         tmux('send-keys', '-t', 'top', 'q')
         end = time.time() + 8
