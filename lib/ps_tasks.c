@@ -57,26 +57,23 @@ pid_t ps_parent_of(pid_t pid)
 	return ppid;
 }
 
-static int push(pid_t **v, char **st, size_t *n, size_t *cap, pid_t tid, char s)
+/* Append a thread and its state to a task list. */
+static int push(struct ps_tasks *t, pid_t tid, char state)
 {
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		pid_t *nv = realloc(*v, nc * sizeof(**v));
+	if (t->n == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 16;
+		pid_t *nv = realloc(t->tid, nc * sizeof(*nv));
 		if (!nv)
 			return PS_ENOMEM;
-		*v = nv;
-		if (st) {
-			char *ns = realloc(*st, nc);
-			if (!ns)
-				return PS_ENOMEM;
-			*st = ns;
-		}
-		*cap = nc;
+		t->tid = nv;
+		char *ns = realloc(t->state, nc);
+		if (!ns)
+			return PS_ENOMEM;
+		t->state = ns;
+		t->cap = nc;
 	}
-	(*v)[*n] = tid;
-	if (st)
-		(*st)[*n] = s;
-	(*n)++;
+	t->tid[t->n] = tid;
+	t->state[t->n++] = state;
 	return PS_OK;
 }
 
@@ -93,7 +90,7 @@ int ps_tasks_read(pid_t pid, struct ps_tasks *t)
 	while (rc == PS_OK && (de = readdir(d)) != NULL) {
 		int tid = atoi(de->d_name);
 		if (tid > 0)
-			rc = push(&t->tid, &t->state, &t->n, &t->cap, tid, ps_task_state(pid, tid));
+			rc = push(t, tid, ps_task_state(pid, tid));
 	}
 	closedir(d);
 	return rc;
