@@ -1,6 +1,7 @@
 #include "ps_cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,13 @@ void ps_cli_usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see '%s --help')\n", prog);
 	exit(PS_EXIT_USAGE);
+}
+
+void ps_cli_bad_option(int c, char **argv)
+{
+	if (c == ':')
+		ps_cli_usage_error("option '%s' needs a value", argv[optind - 1]);
+	ps_cli_usage_error("unknown option '%s'", argv[optind - 1]);
 }
 
 pid_t ps_cli_pid(const char *s)

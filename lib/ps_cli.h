@@ -23,6 +23,10 @@ void ps_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error: message, a hint to --help, exit 2. */
 _Noreturn void ps_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* What getopt_long returned for an option it could not take (':' for a
+ * missing value, anything else for an unknown option): a usage error. */
+_Noreturn void ps_cli_bad_option(int c, char **argv);
+
 /* Parse a pid (positive decimal); exits with a usage error otherwise. */
 pid_t ps_cli_pid(const char *s);
 

@@ -68,8 +68,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'S': o->force_scan = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
-		case ':': ps_cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default: ps_cli_usage_error("unknown option '%s'", argv[optind - 1]);
+		default: ps_cli_bad_option(c, argv);
 		}
 	}
 	if (optind < argc)

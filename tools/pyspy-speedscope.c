@@ -58,8 +58,7 @@ static void parse(int argc, char **argv, struct ps_input_opts *in, struct ps_fil
 		case 'q': in->quiet = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
-		case ':': ps_cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default: ps_cli_usage_error("unknown option '%s'", argv[optind - 1]);
+		default: ps_cli_bad_option(c, argv);
 		}
 	}
 	ps_input_operands(argc, argv, in, f);

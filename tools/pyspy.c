@@ -177,8 +177,7 @@ static void parse_record(int argc, char **argv, struct record_opts *o)
 		case SUBPROC: ps_cli_usage_error("--subprocesses is not implemented yet");
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
-		case ':': ps_cli_usage_error("option '%s' needs a value", argv[optind - 1]);
-		default: ps_cli_usage_error("unknown option '%s'", argv[optind - 1]);
+		default: ps_cli_bad_option(c, argv);
 		}
 	}
 	if (optind < argc)
