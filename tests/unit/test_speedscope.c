@@ -19,29 +19,12 @@
 #include "ps_speedscope.h"
 #include "ps_stream.h"
 
+#include "mem_sink.h"
+
 #define MS 1000000ULL
 #define ORIGIN (7 * 1000 * MS)
 
 /* ---- a memory sink ----------------------------------------------------- */
-
-struct sink {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static int sink_write(void *ctx, const void *buf, size_t n, struct ps_errmsg *e)
-{
-	struct sink *s = ctx;
-	(void)e;
-	if (s->len + n > s->cap) {
-		s->cap = (s->len + n) * 2;
-		s->p = realloc(s->p, s->cap);
-		assert_non_null(s->p);
-	}
-	memcpy(s->p + s->len, buf, n);
-	s->len += n;
-	return 0;
-}
 
 /* ---- a strict JSON parser ---------------------------------------------- */
 

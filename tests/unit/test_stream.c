@@ -25,6 +25,8 @@
 #include "ps_error.h"
 #include "ps_stream.h"
 
+#include "mem_sink.h"
+
 /* The zstd the committed vectors were compressed with: another version may
  * compress differently, and then only their content is compared. */
 #define VECTORS_ZSTD_VERSION 10504
@@ -33,28 +35,6 @@
 #define ORIGIN (5 * 1000 * MS)
 
 /* ---- helpers: a memory sink, a record list ----------------------------- */
-
-struct sink {
-	uint8_t *p;
-	size_t len, cap;
-	int fail;            /* make writes fail */
-};
-
-static int sink_write(void *ctx, const void *buf, size_t n, struct ps_errmsg *e)
-{
-	struct sink *s = ctx;
-
-	if (s->fail)
-		return ps_error(e, PS_EIO, "cannot write stream: sink full");
-	if (s->len + n > s->cap) {
-		s->cap = (s->len + n) * 2;
-		s->p = realloc(s->p, s->cap);
-		assert_non_null(s->p);
-	}
-	memcpy(s->p + s->len, buf, n);
-	s->len += n;
-	return 0;
-}
 
 struct lines {
 	char **v;

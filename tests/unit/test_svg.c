@@ -29,6 +29,8 @@
 #include "ps_stream.h"
 #include "ps_svg.h"
 
+#include "mem_sink.h"
+
 /* ---- helpers ----------------------------------------------------------- */
 
 /* Add "a;b;c" (frames split at ';') with count samples. */
@@ -719,25 +721,6 @@ static void test_subtitle(void **state)
 }
 
 /* ---- from a stream ----------------------------------------------------- */
-
-struct sink {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static int sink_write(void *ctx, const void *buf, size_t n, struct ps_errmsg *e)
-{
-	struct sink *s = ctx;
-	(void)e;
-	if (s->len + n > s->cap) {
-		s->cap = (s->len + n) * 2;
-		s->p = realloc(s->p, s->cap);
-		assert_non_null(s->p);
-	}
-	memcpy(s->p + s->len, buf, n);
-	s->len += n;
-	return 0;
-}
 
 #define T0 1000000000ull
 
