@@ -43,6 +43,8 @@ TOOL_BINS := $(TOOLS:%=$(O)/bin/%)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 MANS := $(wildcard man/*.[1-8])
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
 
 .PHONY: all deps check check-units check-e2e check-browser check-san demo install clean layouts check-layouts bench
 
@@ -72,6 +74,11 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS) -lcmocka
+
+$(O)/bench/%: $(O)/bench/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS)
 
 deps:
 	@scripts/install-deps.sh
@@ -108,7 +115,7 @@ layouts:
 	@scripts/gen-layouts.sh
 
 # Figures, not pass/fail: see bench/README.md.
-bench: all units
+bench: all units $(BENCH_BINS)
 	@bench/run.sh $(O)
 
 install: all
@@ -119,4 +126,4 @@ install: all
 clean:
 	rm -rf build build-san
 
--include $(LIB_OBJS:.o=.d) $(TOOLS:%=$(O)/tools/%.d) $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/unit/%.d)
+-include $(LIB_OBJS:.o=.d) $(TOOLS:%=$(O)/tools/%.d) $(BENCH_SRCS:bench/%.c=$(O)/bench/%.d) $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/unit/%.d)
