@@ -36,6 +36,15 @@ int ps_db_sniff(const void *buf, size_t n);
 int ps_db_create(const char *path, const struct ps_stream_header *h,
 		 const struct ps_sw_opts *opts, struct ps_sw **out, struct ps_errmsg *e);
 
+/* Copy every record of the stream r into w (a capture writer), then
+ * close w: the capture of a stream holds what a capture written with the
+ * same calls holds. Returns 0; PS_STREAM_TRUNCATED when the stream stopped
+ * early (what came before the cut is committed, the capture stays
+ * incomplete; re says where); PS_DB_COPY_READ when the stream is corrupt
+ * (re says how; likewise); or a writer error (e). w is freed in any case. */
+#define PS_DB_COPY_READ 3
+int ps_db_copy(struct ps_sr *r, struct ps_sw *w, struct ps_errmsg *re, struct ps_errmsg *e);
+
 /* ---- reader ---- */
 
 struct ps_db;

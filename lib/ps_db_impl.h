@@ -24,7 +24,7 @@ static const char ps_db_schema_sql[] =
 	"CREATE TABLE threads (id INTEGER PRIMARY KEY, pid INTEGER NOT NULL,"
 	" tid INTEGER NOT NULL, name INTEGER NOT NULL);"
 	"CREATE TABLE processes (id INTEGER PRIMARY KEY, pid INTEGER NOT NULL,"
-	" ppid INTEGER NOT NULL, time INTEGER NOT NULL);"
+	" ppid INTEGER NOT NULL, time INTEGER NOT NULL, sample INTEGER NOT NULL);"
 	"CREATE TABLE process_args (process INTEGER NOT NULL, n INTEGER NOT NULL,"
 	" arg TEXT NOT NULL, PRIMARY KEY (process, n)) WITHOUT ROWID;"
 	"CREATE TABLE samples (time INTEGER NOT NULL, thread INTEGER NOT NULL,"

@@ -507,7 +507,7 @@ static int samples_stmt(struct sel *s, const struct ps_db_query *q, sqlite3_stmt
 		return rc;
 	*none = !any;
 	snprintf(sql, sizeof(sql),
-		 "SELECT time, thread, stack, flags FROM samples WHERE time >= ?1 AND time < ?2"
+		 "SELECT time, thread, stack, flags, rowid FROM samples WHERE time >= ?1 AND time < ?2"
 		 "%s%s%s%s%s ORDER BY time, rowid",
 		 threads[0] ? " AND thread IN (" : "", threads, threads[0] ? ")" : "",
 		 q->idle ? "" : " AND (flags & 2) = 0", q->gil_only ? " AND (flags & 1) = 1" : "");
@@ -530,7 +530,7 @@ static int extras_open(struct sel *s, const struct ps_db_query *q, struct extras
 	int rc;
 	if ((rc = prep(s->db, "SELECT kind, time, pid, count, value, text FROM events "
 			      "WHERE time >= ?1 AND time < ?2 ORDER BY id", &x->ev, e)) ||
-	    (rc = prep(s->db, "SELECT id, pid, ppid, time FROM processes ORDER BY id", &x->proc, e)) ||
+	    (rc = prep(s->db, "SELECT id, pid, ppid, sample FROM processes ORDER BY id", &x->proc, e)) ||
 	    (rc = prep(s->db, "SELECT arg FROM process_args WHERE process = ? ORDER BY n",
 		       &x->args, e)))
 		return rc;
@@ -571,11 +571,13 @@ static int write_process(struct sel *s, struct extras *x, struct ps_errmsg *e)
 	return rc;
 }
 
-/* Write the events and processes due by stream time us (all: UINT64_MAX). */
-static int extras_until(struct sel *s, struct extras *x, uint64_t us, struct ps_errmsg *e)
+/* Write the processes declared before sample rowid and the events due by
+ * stream time us (all: UINT64_MAX for both). */
+static int extras_until(struct sel *s, struct extras *x, uint64_t rowid, uint64_t us,
+			struct ps_errmsg *e)
 {
 	int rc = 0;
-	while (!rc && x->proc_row && (uint64_t)sqlite3_column_int64(x->proc, 3) <= us) {
+	while (!rc && x->proc_row && (uint64_t)sqlite3_column_int64(x->proc, 3) < rowid) {
 		rc = write_process(s, x, e);
 		if (!rc)
 			rc = step_into(s, x->proc, &x->proc_row, e);
@@ -629,7 +631,7 @@ static int select_rows(struct sel *s, const struct ps_db_query *q, uint64_t *las
 			rc = ps_error(e, PS_EINVAL, "'%s' is corrupt: a sample at a negative time",
 				      s->db->path);
 		if (!rc)
-			rc = extras_until(s, &x, (uint64_t)t, e);
+			rc = extras_until(s, &x, (uint64_t)sqlite3_column_int64(st, 4), (uint64_t)t, e);
 		if (!rc)
 			rc = map_thread(s, (uint64_t)sqlite3_column_int64(st, 1), &thread, e);
 		if (!rc)
@@ -642,7 +644,7 @@ static int select_rows(struct sel *s, const struct ps_db_query *q, uint64_t *las
 	if (!rc && !none && r != SQLITE_DONE)
 		rc = db_fail(s->db, e, r);
 	if (!rc)
-		rc = extras_until(s, &x, UINT64_MAX, e);
+		rc = extras_until(s, &x, UINT64_MAX, UINT64_MAX, e);
 	extras_close(&x);
 	sqlite3_finalize(st);
 	return rc;

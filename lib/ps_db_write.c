@@ -15,7 +15,7 @@ static const char *const stmt_sql[ST_N] = {
 	"INSERT INTO frames(id, kind, function, qualname, file, line) VALUES (?, ?, ?, ?, ?, ?)",
 	"INSERT INTO stacks(id, parent, frame) VALUES (?, ?, ?)",
 	"INSERT INTO threads(id, pid, tid, name) VALUES (?, ?, ?, ?)",
-	"INSERT INTO processes(id, pid, ppid, time) VALUES (?, ?, ?, ?)",
+	"INSERT INTO processes(id, pid, ppid, time, sample) VALUES (?, ?, ?, ?, ?)",
 	"INSERT INTO process_args(process, n, arg) VALUES (?, ?, ?)",
 	"INSERT INTO samples(time, thread, stack, flags) VALUES (?, ?, ?, ?)",
 	"INSERT INTO events(kind, time, pid, count, value, text) VALUES (?, ?, ?, ?, ?, ?)",
@@ -28,6 +28,7 @@ struct dbw {
 	sqlite3_stmt *st[ST_N];
 	uint32_t n[ST_N];       /* rows written, for the tables numbered by id */
 	uint64_t last_us;       /* time of the last sample */
+	uint64_t samples;       /* written: the rowid of the last one */
 	int in_txn;
 };
 
@@ -179,8 +180,9 @@ static int on_process(struct dbw *w, struct pcur *c, struct ps_errmsg *e)
 	uint32_t id = ++w->n[ST_PROCESS];
 	if (pc_uv(c, &pid) || pc_uv(c, &ppid))
 		return ps_error(e, PS_EUSAGE, "bad process record");
-	int64_t v[4] = { id, (int64_t)pid, (int64_t)ppid, (int64_t)w->last_us };
-	int rc = dbw_run(w, ST_PROCESS, v, 4, e);
+	int64_t v[5] = { id, (int64_t)pid, (int64_t)ppid, (int64_t)w->last_us,
+			 (int64_t)w->samples };
+	int rc = dbw_run(w, ST_PROCESS, v, 5, e);
 	return rc ? rc : put_argv(w, id, c, e);
 }
 
@@ -190,6 +192,7 @@ static int on_sample(struct dbw *w, struct pcur *c, struct ps_errmsg *e)
 	if (pc_uv(c, &dt) || pc_uv(c, &thread) || pc_uv(c, &stack) || pc_uv(c, &flags))
 		return ps_error(e, PS_EUSAGE, "bad sample record");
 	w->last_us += dt;
+	w->samples++;
 	int64_t v[4] = { (int64_t)w->last_us, (int64_t)thread, (int64_t)stack, (int64_t)flags };
 	return dbw_run(w, ST_SAMPLE, v, 4, e);
 }

@@ -71,72 +71,6 @@ static void parse(int argc, char **argv, struct opts *o)
 		ps_cli_usage_error("where to? give -o CAPTURE.db");
 }
 
-/* Stream ids -> capture ids. A stream of pyspy's writer maps each id to
- * itself; another writer's may repeat a string, which the capture's
- * interning folds into one. */
-struct idmap {
-	uint32_t *v;
-	size_t n, cap;
-};
-
-static int idmap_set(struct idmap *m, uint32_t id, uint32_t to)
-{
-	if (id >= m->cap) {
-		size_t cap = m->cap ? m->cap : 1024;
-		while (cap <= id)
-			cap *= 2;
-		uint32_t *p = realloc(m->v, cap * sizeof(*p));
-		if (!p)
-			return PS_ENOMEM;
-		memset(p + m->cap, 0, (cap - m->cap) * sizeof(*p));
-		m->v = p;
-		m->cap = cap;
-	}
-	m->v[id] = to;
-	return 0;
-}
-
-static uint32_t idmap_get(const struct idmap *m, uint32_t id)
-{
-	return id < m->cap ? m->v[id] : 0;
-}
-
-struct conv {
-	struct ps_sw *w;
-	struct idmap frames, stacks, threads;
-};
-
-static int convert_record(struct conv *c, const struct ps_sr_record *rec, struct ps_errmsg *e)
-{
-	uint32_t id = 0;
-	int rc = 0;
-	switch (rec->type) {
-	case PS_REC_STRING:
-		return ps_sw_string(c->w, rec->string, &id, e);
-	case PS_REC_FRAME:
-		rc = ps_sw_frame(c->w, rec->frame, &id, e);
-		return rc ? rc : idmap_set(&c->frames, rec->id, id);
-	case PS_REC_STACK:
-		rc = ps_sw_stack(c->w, idmap_get(&c->stacks, rec->stack.parent),
-				 idmap_get(&c->frames, rec->stack.frame), &id, e);
-		return rc ? rc : idmap_set(&c->stacks, rec->id, id);
-	case PS_REC_THREAD:
-		rc = ps_sw_thread(c->w, rec->thread->pid, rec->thread->tid, rec->thread->name, &id, e);
-		return rc ? rc : idmap_set(&c->threads, rec->id, id);
-	case PS_REC_PROCESS:
-		return ps_sw_process(c->w, rec->process->pid, rec->process->ppid, rec->process->argc,
-				     rec->process->argv, e);
-	case PS_REC_SAMPLE:
-		return ps_sw_sample(c->w, rec->sample.time_ns,
-				    idmap_get(&c->threads, rec->sample.thread_id),
-				    idmap_get(&c->stacks, rec->sample.stack_id), rec->sample.flags, e);
-	case PS_REC_EVENT:
-		return ps_sw_event(c->w, &rec->event, e);
-	default:
-		return 0;
-	}
-}
-
 static int open_input(const struct opts *o, int *fd, const char **name)
 {
 	*fd = STDIN_FILENO;
@@ -158,8 +92,7 @@ static int run_index(const struct opts *o)
 {
 	struct ps_errmsg e = { 0 };
 	struct ps_sr *r;
-	struct ps_sr_record rec;
-	struct conv c = { 0 };
+	struct ps_sw *w;
 	const char *name;
 	int fd, rc;
 	if (open_input(o, &fd, &name))
@@ -171,35 +104,21 @@ static int run_index(const struct opts *o)
 	ps_sr_resolve_frames(r, 0);
 	/* commit every minute of stream time: a conversion has no reader waiting */
 	struct ps_sw_opts wo = { .flush_ms = 60000 };
-	if (ps_db_create(o->output, ps_sr_header(r), &wo, &c.w, &e)) {
+	if (ps_db_create(o->output, ps_sr_header(r), &wo, &w, &e)) {
 		ps_cli_error("%s", e.msg);
 		ps_sr_free(r);
 		return PS_EXIT_FAIL;
 	}
 	struct ps_errmsg re = { 0 };
-	while ((rc = ps_sr_next(r, &rec, &re)) == PS_OK)
-		if ((rc = convert_record(&c, &rec, &e)))
-			break;
 	int status = PS_EXIT_OK;
-	if (rc == PS_STREAM_EOF) {
-		rc = ps_sw_close(c.w, ps_sr_totals(r), &e);
-		if (rc)
-			ps_cli_error("%s", e.msg);
-	} else {
-		/* keep what came before the cut: committed, the capture stays
-		 * marked incomplete */
-		struct ps_errmsg fe = { 0 };
-		int frc = ps_sw_flush(c.w, 0, &fe);
-		ps_sw_free(c.w);
-		if (rc == PS_STREAM_TRUNCATED)
-			ps_cli_error("'%s' is truncated (%s); indexed the samples before the cut",
-				     name, re.msg);
-		else
-			ps_cli_error("'%s': %s", name, rc > 0 || rc == PS_EINVAL ? re.msg : e.msg);
-		if (frc)
-			ps_cli_error("%s", fe.msg);
-		rc = 1;
-	}
+	rc = ps_db_copy(r, w, &re, &e);
+	if (rc == PS_STREAM_TRUNCATED)
+		ps_cli_error("'%s' is truncated (%s); indexed the samples before the cut", name,
+			     re.msg);
+	else if (rc == PS_DB_COPY_READ)
+		ps_cli_error("'%s': %s", name, re.msg);
+	else if (rc)
+		ps_cli_error("%s", e.msg);
 	if (rc)
 		status = PS_EXIT_FAIL;
 	if (!o->quiet && status == PS_EXIT_OK) {
@@ -211,9 +130,6 @@ static int run_index(const struct opts *o)
 	ps_sr_free(r);
 	if (fd != STDIN_FILENO)
 		close(fd);
-	free(c.frames.v);
-	free(c.stacks.v);
-	free(c.threads.v);
 	return status;
 }
 
