@@ -100,7 +100,10 @@ static int open_live(const struct ps_input_opts *o, struct ps_input *in, struct 
 	}
 	in->fd = fd;
 	snprintf(in->name, sizeof(in->name), "process %d", (int)o->pid);
-	return ps_sr_open_fd(fd, &in->r, e);
+	rc = ps_sr_open_fd(fd, &in->r, e);
+	if (rc == PS_OK && o->filter)
+		ps_filter_resolve_clock(o->filter, ps_sr_header(in->r)->wall_start_ns);
+	return rc;
 }
 
 static int mem_write(void *ctx, const void *buf, size_t len, struct ps_errmsg *e)
