@@ -109,7 +109,7 @@ layouts:
 
 # Figures, not pass/fail: see bench/README.md.
 bench: all units
-	@bench/run.sh $(O)
+	@bench/run.sh $(O) $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
