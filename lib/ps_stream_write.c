@@ -2,6 +2,7 @@
 #include "ps_stream_impl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -178,6 +179,7 @@ struct ps_sw {
 	uint64_t origin_ns, last_us, flush_ns, last_flush_ns;
 	uint64_t samples, raw, comp;
 	int err;                /* sticky: once output failed the stream is broken */
+	char err_msg[PS_ERRMSG_MAX]; /* why, repeated to every later call */
 };
 
 static int fd_write(void *ctx, const void *buf, size_t len, struct ps_errmsg *e)
@@ -200,7 +202,7 @@ static int fd_write(void *ctx, const void *buf, size_t len, struct ps_errmsg *e)
 
 static int sw_broken(struct ps_sw *w, struct ps_errmsg *e)
 {
-	return ps_error(e, w->err, "cannot write stream: an earlier write failed");
+	return ps_error(e, w->err, "%s", w->err_msg);
 }
 
 /* Hand the staged records to zstd with mode, writing what it produces. */
@@ -215,14 +217,17 @@ static int sw_push(struct ps_sw *w, ZSTD_EndDirective mode, struct ps_errmsg *e)
 
 		if (ZSTD_isError(rem)) {
 			w->err = PS_EIO;
-			return ps_error(e, PS_EIO, "cannot compress stream: %s",
-					ZSTD_getErrorName(rem));
+			snprintf(w->err_msg, sizeof(w->err_msg), "cannot compress stream: %s",
+				 ZSTD_getErrorName(rem));
+			return ps_error(e, PS_EIO, "%s", w->err_msg);
 		}
 		if (o.pos) {
-			rc = w->fn(w->ctx, w->out, o.pos, e);
+			struct ps_errmsg we = { 0 };
+			rc = w->fn(w->ctx, w->out, o.pos, &we);
 			if (rc) {
 				w->err = rc;
-				return rc;
+				snprintf(w->err_msg, sizeof(w->err_msg), "%s", we.msg);
+				return ps_error(e, rc, "%s", we.msg);
 			}
 			w->comp += o.pos;
 		}

@@ -288,7 +288,7 @@ int main(int argc, char **argv)
 	ps_snapshot_release(&s);
 	ps_proc_free(p);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		ps_cli_error("cannot write output");
+		ps_cli_write_error("stdout");
 		return PS_EXIT_FAIL;
 	}
 	return PS_EXIT_OK;
