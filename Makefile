@@ -15,7 +15,12 @@ CFLAGS ?= -O2 -g
 PKG_CONFIG ?= pkg-config
 PKGS := libelf libzstd sqlite3
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+# libFuzzer builds (make fuzz): clang, the library instrumented for coverage
+O ?= build-fuzz
+CC := clang
+SAN_FLAGS := -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(SAN),1)
 O ?= build-san
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
@@ -45,8 +50,12 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 MANS := $(wildcard man/*.[1-8])
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/%.c=%)
+# each fuzz target linked with a plain main that replays files (make check)
+FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(O)/fuzz/%-replay)
 
-.PHONY: all deps check check-units check-e2e check-browser check-san demo install clean layouts check-layouts bench
+.PHONY: all deps check check-units check-e2e check-browser check-san demo install clean layouts check-layouts bench fuzz fuzzers
 
 all: $(TOOL_BINS)
 
@@ -80,13 +89,33 @@ $(O)/bench/%: $(O)/bench/%.o $(LIBA)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS)
 
+$(O)/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay.o $(LIBA)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# the libFuzzer binaries themselves (make FUZZ=1 fuzzers)
+$(O)/fuzz/%: $(O)/tests/fuzz/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzzers: $(FUZZ_NAMES:%=$(O)/fuzz/%)
+
+# Fuzz each target for FUZZ_SECONDS (default 60); crashes are kept under
+# build-fuzz/crashes/ (see tests/fuzz/README.md).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@$(MAKE) --no-print-directory FUZZ=1 fuzzers
+	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
 deps:
 	@scripts/install-deps.sh
 	@scripts/install-browser-deps.sh
 
-units: $(UNIT_BINS)
+units: $(UNIT_BINS) $(FUZZ_REPLAYS)
 
-check-units: $(UNIT_BINS)
+check-units: $(UNIT_BINS) $(FUZZ_REPLAYS)
 	@tests/run-units.sh $(UNIT_BINS)
 
 check-e2e: $(TOOL_BINS)
@@ -116,7 +145,7 @@ layouts:
 
 # Figures, not pass/fail: see bench/README.md.
 bench: all units $(BENCH_BINS)
-	@bench/run.sh $(O)
+	@bench/run.sh $(O) $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
@@ -124,6 +153,6 @@ install: all
 	for m in $(MANS); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s; done
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(TOOLS:%=$(O)/tools/%.d) $(BENCH_SRCS:bench/%.c=$(O)/bench/%.d) $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/unit/%.d)

@@ -1,8 +1,10 @@
 #!/bin/sh
 # make bench: run the benchmarks and print their figures.
-# Usage: bench/run.sh BUILD_DIR
+# Usage: bench/run.sh BUILD_DIR [compare.py options...]
+#   e.g. make bench BENCH_ARGS="--runs 3 --versions 3.12 --only rate"
 set -eu
 build=${1:-build}
+[ $# -gt 0 ] && shift
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 echo
 echo "== pyspy-svg on a synthetic capture: $build/tests/test_svg --bench"
@@ -25,3 +27,7 @@ echo "1-minute window fold: $(median_ms "$build/bin/pyspy-fold" --from 1250 --to
 echo "1-minute window, one thread: $(median_ms "$build/bin/pyspy-fold" --tid 4243 --from 1250 --to 1310 "$db") ms median of 5 ($build/bin/pyspy-fold --tid 4243 --from 1250 --to 1310 $db)"
 echo "--info: $(median_ms "$build/bin/pyspy-index" --info "$db") ms median of 5 ($build/bin/pyspy-index --info $db)"
 rm -f "$db" "$db-wal" "$db-shm"
+echo
+echo "== pyspy vs py-spy and austin: bench/compare.py --bin $build/bin $*"
+scripts/install-deps.sh bench
+python3 bench/compare.py --bin "$build/bin" "$@"

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char *prog = "pyspy";
 
@@ -26,6 +27,12 @@ void ps_cli_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void ps_cli_write_error(const char *what)
+{
+	if (errno != EPIPE)
+		ps_cli_error("cannot write '%s': %s", what, errno ? strerror(errno) : "i/o error");
 }
 
 void ps_cli_usage_error(const char *fmt, ...)

@@ -20,6 +20,10 @@ const char *ps_cli_name(void);
 /* "pyspy-dump: <message>" on stderr. */
 void ps_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Output to `what` ("stdout", a file name) failed with errno: say so, except
+ * for a closed pipe (EPIPE), which ends a Unix tool quietly. */
+void ps_cli_write_error(const char *what);
+
 /* Usage error: message, a hint to --help, exit 2. */
 _Noreturn void ps_cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

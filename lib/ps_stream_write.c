@@ -2,6 +2,7 @@
 #include "ps_stream_impl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -179,6 +180,7 @@ struct ps_sw {
 	uint64_t samples, raw, comp;
 	int err;                /* sticky: once output failed the stream is broken */
 	const struct ps_sw_sink *sink;  /* records go here instead of to zstd */
+	char err_msg[PS_ERRMSG_MAX]; /* why, repeated to every later call */
 };
 
 static int fd_write(void *ctx, const void *buf, size_t len, struct ps_errmsg *e)
@@ -201,7 +203,23 @@ static int fd_write(void *ctx, const void *buf, size_t len, struct ps_errmsg *e)
 
 static int sw_broken(struct ps_sw *w, struct ps_errmsg *e)
 {
-	return ps_error(e, w->err, "cannot write stream: an earlier write failed");
+	return ps_error(e, w->err, "%s", w->err_msg);
+}
+
+/* Hand a record (or PS_SW_SINK_FLUSH) to the sink; its first error
+ * breaks the writer, as an output error does. */
+static int sw_sink(struct ps_sw *w, uint64_t type, struct ps_errmsg *e)
+{
+	struct ps_errmsg we = { 0 };
+	int rc = w->sink->record(w->ctx, type, type ? w->pay.p : NULL, type ? w->pay.len : 0, &we);
+	if (rc) {
+		w->err = rc;
+		snprintf(w->err_msg, sizeof(w->err_msg), "%s", we.msg);
+		return ps_error(e, rc, "%s", we.msg);
+	}
+	if (type)
+		w->raw += w->pay.len;
+	return 0;
 }
 
 /* Hand the staged records to zstd with mode, writing what it produces. */
@@ -209,12 +227,8 @@ static int sw_push(struct ps_sw *w, ZSTD_EndDirective mode, struct ps_errmsg *e)
 {
 	ZSTD_inBuffer in = { w->stage.p, w->stage.len, 0 };
 
-	if (w->sink) {
-		int rc = mode == ZSTD_e_flush ? w->sink->record(w->ctx, PS_SW_SINK_FLUSH, NULL, 0, e) : 0;
-		if (rc)
-			w->err = rc;
-		return rc;
-	}
+	if (w->sink)
+		return mode == ZSTD_e_flush ? sw_sink(w, PS_SW_SINK_FLUSH, e) : 0;
 
 	for (;;) {
 		ZSTD_outBuffer o = { w->out, w->out_cap, 0 };
@@ -223,14 +237,17 @@ static int sw_push(struct ps_sw *w, ZSTD_EndDirective mode, struct ps_errmsg *e)
 
 		if (ZSTD_isError(rem)) {
 			w->err = PS_EIO;
-			return ps_error(e, PS_EIO, "cannot compress stream: %s",
-					ZSTD_getErrorName(rem));
+			snprintf(w->err_msg, sizeof(w->err_msg), "cannot compress stream: %s",
+				 ZSTD_getErrorName(rem));
+			return ps_error(e, PS_EIO, "%s", w->err_msg);
 		}
 		if (o.pos) {
-			rc = w->fn(w->ctx, w->out, o.pos, e);
+			struct ps_errmsg we = { 0 };
+			rc = w->fn(w->ctx, w->out, o.pos, &we);
 			if (rc) {
 				w->err = rc;
-				return rc;
+				snprintf(w->err_msg, sizeof(w->err_msg), "%s", we.msg);
+				return ps_error(e, rc, "%s", we.msg);
 			}
 			w->comp += o.pos;
 		}
@@ -245,13 +262,8 @@ static int sw_push(struct ps_sw *w, ZSTD_EndDirective mode, struct ps_errmsg *e)
 /* Stage a record of w->pay's payload. */
 static int sw_emit(struct ps_sw *w, uint64_t type, struct ps_errmsg *e)
 {
-	if (w->sink) {
-		int rc = w->sink->record(w->ctx, type, w->pay.p, w->pay.len, e);
-		if (rc)
-			w->err = rc;
-		w->raw += w->pay.len;
-		return rc;
-	}
+	if (w->sink)
+		return sw_sink(w, type, e);
 	if (bb_reserve(&w->stage, 2 * PS_VARINT_MAX + w->pay.len))
 		return ps_error(e, PS_ENOMEM, "out of memory staging a %s record", ps_stream_rec_name(type));
 	bb_uv(&w->stage, type);

@@ -1,17 +1,22 @@
 #!/bin/sh
 # Install the Debian packages that building and testing pyspy needs.
 # Idempotent: prints nothing and touches nothing when everything is present.
-# Usage: scripts/install-deps.sh [build|test|all]   (default: all)
+# Usage: scripts/install-deps.sh [build|test|bench|all]   (default: all;
+# bench, the peers make bench compares against, is not part of all)
 set -eu
 
 build_pkgs="gcc make pkg-config libelf-dev libzstd-dev libunwind-dev libsqlite3-dev libncurses-dev"
-test_pkgs="libcmocka-dev python3.11 python3.11-dev tmux procps"
+test_pkgs="libcmocka-dev python3.11 python3.11-dev tmux procps clang libclang-rt-14-dev zstd"
+# Debian's austin 1.0 reads Python 2.7-3.7, which the austin 3.7 in
+# ../shared/peers cannot
+bench_pkgs="austin"
 
 case "${1:-all}" in
 build) want="$build_pkgs" ;;
 test) want="$test_pkgs" ;;
+bench) want="$bench_pkgs" ;;
 all) want="$build_pkgs $test_pkgs" ;;
-*) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
 esac
 
 missing=""

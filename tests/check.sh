@@ -30,6 +30,9 @@ run() {
 if [ "${1:-}" != "--san" ]; then
 	run layouts sh -c 'scripts/gen-layouts.sh --check && echo "layouts: 1 passed, 0 failed" || echo "layouts: 0 passed, 1 failed"'
 	run units tests/run-units.sh build/tests/test_*
+	run "fuzz replay" tests/fuzz/replay.sh build
+	run "fuzz (${FUZZ_SECONDS:-5} s a target)" sh -c 'make --no-print-directory FUZZ=1 fuzzers >/dev/null &&
+		scripts/fuzz.sh build-fuzz "${FUZZ_SECONDS:-5}" $(cd tests/fuzz && ls fuzz_*.c | sed "s/\.c$//")'
 	run e2e python3 tests/e2e/run.py --bin build/bin
 	run e2e-sample python3 tests/e2e/sample.py --bin build/bin
 	run e2e-top python3 tests/e2e/top.py --bin build/bin
@@ -40,6 +43,7 @@ fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run "units (asan+ubsan)" tests/run-units.sh build-san/tests/test_*
+run "fuzz replay (asan+ubsan)" tests/fuzz/replay.sh build-san
 run "e2e (asan+ubsan)" python3 tests/e2e/run.py --bin build-san/bin
 run "e2e-sample (asan+ubsan)" python3 tests/e2e/sample.py --bin build-san/bin
 run "e2e-top (asan+ubsan)" python3 tests/e2e/top.py --bin build-san/bin

@@ -4,6 +4,7 @@
  *   pyspy-dump --pid 1234 [--locals] [--json] [--nonblocking]
  *   pyspy-dump --at 14:02:30 run.db [--json]
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -472,8 +473,9 @@ static int at_print(const struct opts *o, struct ps_input *in, const struct at_r
 		at_text(ps_sr_header(in->r), in->name, r);
 	}
 	ps_input_note(in);
+	errno = 0;
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		ps_cli_error("cannot write output");
+		ps_cli_write_error("stdout");
 		status = PS_EXIT_FAIL;
 	}
 	return status;
@@ -540,7 +542,7 @@ int main(int argc, char **argv)
 	ps_snapshot_release(&s);
 	ps_proc_free(p);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		ps_cli_error("cannot write output");
+		ps_cli_write_error("stdout");
 		return PS_EXIT_FAIL;
 	}
 	return PS_EXIT_OK;

@@ -4,6 +4,7 @@
  *   pyspy-sample --pid 1234 | pyspy-fold
  *   pyspy-fold --pid 1234 --duration 10
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +83,9 @@ int main(int argc, char **argv)
 		ps_cli_error("%s", e.msg); /* still print what was read */
 		status = PS_EXIT_FAIL;
 	}
+	errno = 0;
 	if (ps_fold_write(fo, in.r, stdout) != PS_OK || fflush(stdout) != 0) {
-		ps_cli_error("cannot write output");
+		ps_cli_write_error("stdout");
 		status = PS_EXIT_FAIL;
 	}
 	ps_fold_free(fo);

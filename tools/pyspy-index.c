@@ -171,8 +171,9 @@ static int run_info(const struct opts *o)
 		}
 	}
 	int status = PS_EXIT_OK;
+	errno = 0;
 	if (ps_info_write(&info, name, stdout) || fflush(stdout) != 0) {
-		ps_cli_error("cannot write output");
+		ps_cli_write_error("stdout");
 		status = PS_EXIT_FAIL;
 	}
 	ps_info_release(&info);

@@ -176,9 +176,12 @@ static int run(const struct opts *o, int fd)
 		return PS_EXIT_FAIL;
 	}
 	if (rc || frc) {
-		/* a closed pipe downstream ends us quietly, as Unix tools do */
-		if (!strstr(rc ? e.msg : fe.msg, "Broken pipe"))
-			ps_cli_error("%s", rc ? e.msg : fe.msg);
+		/* the writer's own message names the cause (the sampler only
+		 * knows that its sink failed); a closed pipe downstream ends us
+		 * quietly, as Unix tools do */
+		const char *msg = frc ? fe.msg : e.msg;
+		if (!strstr(msg, "Broken pipe"))
+			ps_cli_error("%s", msg);
 		return PS_EXIT_FAIL;
 	}
 	if (!o->quiet)

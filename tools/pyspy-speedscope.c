@@ -122,8 +122,8 @@ int main(int argc, char **argv)
 		ps_cli_error("out of memory");
 		status = PS_EXIT_FAIL;
 	} else if (werr) {
-		ps_cli_error("cannot write '%s': %s", out != stdout ? output : "stdout",
-			     strerror(err));
+		errno = err;
+		ps_cli_write_error(out != stdout ? output : "stdout");
 		status = PS_EXIT_FAIL;
 	}
 	ps_speedscope_free(ss);

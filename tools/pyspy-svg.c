@@ -129,12 +129,11 @@ static int render(const struct ps_svg_tree *t, struct opts *o, const struct ps_s
 	if (rc == PS_ENOMEM) {
 		ps_cli_error("out of memory");
 	} else if (rc != PS_OK || fflush(out) != 0) {
-		ps_cli_error("cannot write '%s': %s", o->output ? o->output : "stdout",
-			     strerror(errno));
+		ps_cli_write_error(o->output ? o->output : "stdout");
 		ok = 0;
 	}
 	if (o->output && fclose(out) != 0 && ok) {
-		ps_cli_error("cannot write '%s': %s", o->output, strerror(errno));
+		ps_cli_write_error(o->output);
 		ok = 0;
 	}
 	return ok ? PS_EXIT_OK : PS_EXIT_FAIL;

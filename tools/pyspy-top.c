@@ -576,7 +576,7 @@ static int run_replay(struct app *a)
 	}
 	ui_close(a);
 	if ((o->summary || plain) && rc == PS_STREAM_EOF && print_table(a, stdout, a->o->rows)) {
-		ps_cli_error("cannot write output");
+		ps_cli_write_error("stdout");
 		status = PS_EXIT_FAIL;
 	}
 	if (rc == PS_STREAM_EOF)

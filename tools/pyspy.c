@@ -162,11 +162,15 @@ static void parse_record(int argc, char **argv, struct record_opts *o)
 		switch (c) {
 		case 'o': o->output = optarg; break;
 		case 'f': o->fmt = find_format(optarg); break;
-		case 'p': push(o->sample_args, &o->nsample, MAX_ARGS, "--pid");
+		/* values checked here too, so that a usage error is ours */
+		case 'p': ps_cli_pid(optarg);
+			  push(o->sample_args, &o->nsample, MAX_ARGS, "--pid");
 			  push(o->sample_args, &o->nsample, MAX_ARGS, optarg); break;
-		case 'r': push(o->sample_args, &o->nsample, MAX_ARGS, "--rate");
+		case 'r': ps_cli_positive(optarg, "rate");
+			  push(o->sample_args, &o->nsample, MAX_ARGS, "--rate");
 			  push(o->sample_args, &o->nsample, MAX_ARGS, optarg); break;
-		case 'd': push(o->sample_args, &o->nsample, MAX_ARGS, "--duration");
+		case 'd': ps_cli_positive(optarg, "duration");
+			  push(o->sample_args, &o->nsample, MAX_ARGS, "--duration");
 			  push(o->sample_args, &o->nsample, MAX_ARGS, optarg); break;
 		case GIL: push(o->sample_args, &o->nsample, MAX_ARGS, "--gil"); break;
 		case NONBLOCKING: push(o->sample_args, &o->nsample, MAX_ARGS, "--nonblocking"); break;

@@ -700,9 +700,13 @@ static void test_writer_io_error_is_sticky(void **state)
 	out.fail = 1;
 	assert_int_equal(ps_sw_flush(w, ORIGIN, &e), PS_EIO);
 	assert_non_null(strstr(e.msg, "sink full"));
+	/* later calls repeat the first cause (a tool tells a closed pipe by it) */
+	memset(&e, 0, sizeof(e));
 	assert_int_equal(ps_sw_sample(w, ORIGIN, th, 0, 0, &e), PS_EIO);
-	assert_non_null(strstr(e.msg, "earlier write failed"));
+	assert_non_null(strstr(e.msg, "sink full"));
+	memset(&e, 0, sizeof(e));
 	assert_int_equal(ps_sw_close(w, NULL, &e), PS_EIO);
+	assert_non_null(strstr(e.msg, "sink full"));
 	free(out.p);
 }
 

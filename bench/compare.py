@@ -1,0 +1,599 @@
+#!/usr/bin/env python3
+"""Side-by-side sampler benchmarks: pyspy against py-spy and austin, in one run.
+
+    bench/compare.py --bin build/bin [--peers ../shared/peers] [--runs 5]
+                     [--seconds 3] [--versions 2.7,3.10,3.12,3.13]
+                     [--only rate,slowdown,bytes,rss] [--rss-minutes 1]
+                     [--out bench/out/compare.md]
+
+Prints one markdown table per measurement and writes them all to --out, each
+figure with the command that produced it and the machine's description.
+Runs are interleaved (tool A, tool B, tool C, then again) so that a machine
+that slows down for a while slows every tool alike; figures are medians over
+--runs, and ratios are taken against the peers measured in the same run. A
+peer that is missing, or that cannot read an interpreter version, is noted
+and skipped.
+
+Measurements:
+  rate      sampling as fast as each tool goes, attached to a running
+            workload (deep: recursive.py, ~47 frames; flat: loop.py):
+            thread-samples per second and sampler CPU (user+sys, from
+            wait4) per thread-sample
+  slowdown  the workload's own elapsed time under each sampler at 100 Hz and
+            1,000 Hz, against unprofiled runs paired with them
+  bytes     stream bytes per sample, marginal (the size of a 2T recording
+            minus that of a T one, over the difference in samples), at
+            100 Hz and at the highest rate, deep, flat and 50 threads
+  rss       the sampler's resident memory at 1 kHz on the churning workload,
+            after warm-up and at the end (--rss-minutes; 30 for the figure
+            the issue asks for)
+"""
+import argparse
+import os
+import platform
+import re
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
+PYENV = '/root/.pyenv/versions'
+# iterations that keep each workload busy much longer than any measurement
+FOREVER = {'deep': ['1000000'], 'flat': ['4000000000']}
+MAX_RATE = 100000   # Hz asked of every sampler when measuring its top speed
+
+# ---------------------------------------------------------------------------
+# Small helpers
+
+
+def log(msg):
+    sys.stderr.write(msg + '\n')
+    sys.stderr.flush()
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, spec='{:.1f}'):
+    return '—' if x is None else spec.format(x)
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def interpreter(version):
+    for d in sorted(os.listdir(PYENV)) if os.path.isdir(PYENV) else []:
+        if d == version or d.startswith(version + '.'):
+            exe = os.path.join(PYENV, d, 'bin', 'python')
+            if os.access(exe, os.X_OK):
+                return exe
+    return None
+
+
+def workload_path(name):
+    shared = {'deep': 'recursive.py', 'flat': 'loop.py'}
+    if name in shared:
+        return os.path.join(SHARED, 'bench', 'workloads', shared[name])
+    return os.path.join(HERE, 'workloads', {'threads': 'threads.py', 'churn': 'churn.py'}[name])
+
+
+def workload_argv(python, name, seconds=None):
+    if name in ('threads', 'churn'):
+        argv = [python, workload_path(name), str(seconds or 100000)]
+        return argv + (['50'] if name == 'threads' else [])
+    return [python, workload_path(name)] + FOREVER[name]
+
+
+def start_workload(argv):
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)   # past start-up and imports
+    if p.poll() is not None:
+        raise RuntimeError('workload exited at once: %s' % ' '.join(argv))
+    return p
+
+
+def stop(p):
+    if p.poll() is None:
+        p.kill()
+    p.wait()
+
+
+def run_timed(argv, timeout, interrupt_after=None):
+    """Run argv; return (exit status, cpu seconds of it and its children,
+    stderr). interrupt_after: seconds after which it gets SIGINT (for a
+    sampler without a duration option)."""
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        start = time.time()
+        deadline = start + timeout
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if interrupt_after and time.time() - start >= interrupt_after:
+                p.send_signal(signal.SIGINT)
+                interrupt_after = None
+            if time.time() > deadline:
+                p.kill()
+                pid, status, ru = os.wait4(p.pid, 0)
+                break
+            time.sleep(0.02)
+        p.returncode = status
+        err.seek(0)
+        return status, ru.ru_utime + ru.ru_stime, err.read().decode('utf-8', 'replace')
+
+
+def fold_total(path):
+    """Thread-samples in a folded-stack file (the last field of each line)."""
+    total = 0
+    with open(path, errors='replace') as f:
+        for line in f:
+            field = line.rstrip('\n').rpartition(' ')[2]
+            if field.isdigit():
+                total += int(field)
+    return total
+
+
+def austin_total(path):
+    """Samples in austin's text output: one line per sample, '#' metadata."""
+    n = 0
+    with open(path, errors='replace') as f:
+        for line in f:
+            if line.strip() and not line.startswith('#'):
+                n += 1
+    return n
+
+
+# ---------------------------------------------------------------------------
+# The samplers, each as: command to attach at a rate for a time, and how to
+# count what it took.
+
+
+class Tool:
+    interrupt_after = None   # seconds: stop it with SIGINT (no duration option)
+
+    def __init__(self, name, exe, versions=None):
+        self.name, self.exe, self.versions = name, exe, versions
+
+    def reads(self, version):
+        return self.versions is None or version in self.versions
+
+
+class Pyspy(Tool):
+    def __init__(self, bindir, nonblocking):
+        Tool.__init__(self, 'pyspy' + (' nonblocking' if nonblocking else ''),
+                      os.path.join(bindir, 'pyspy-sample'))
+        self.bindir, self.nonblocking = bindir, nonblocking
+
+    def attach(self, pid, rate, seconds, out):
+        return [self.exe, '-q', '-r', str(rate), '-d', str(seconds), '-o', out,
+                '--pid', str(pid)] + (['--nonblocking'] if self.nonblocking else [])
+
+    def launch(self, argv, rate, out):
+        return [self.exe, '-q', '-r', str(rate), '-o', out] + \
+               (['--nonblocking'] if self.nonblocking else []) + ['--'] + argv
+
+    def count(self, out):
+        folded = out + '.fold'
+        with open(folded, 'w') as f:
+            subprocess.run([os.path.join(self.bindir, 'pyspy-fold'), '--idle', out],
+                           stdout=f, stderr=subprocess.DEVNULL)
+        n = fold_total(folded)
+        os.unlink(folded)
+        return n
+
+    def stats(self, pid, seconds, rate):
+        """Remote reads per thread-sample, if pyspy-sample has --stats."""
+        help_text = subprocess.run([self.exe, '--help'], capture_output=True, text=True).stdout
+        if '--stats' not in help_text:
+            return None, None
+        with tempfile.NamedTemporaryFile(suffix='.pss') as out:
+            argv = self.attach(pid, rate, seconds, out.name) + ['--stats']
+            argv.remove('-q')
+            err = subprocess.run(argv, capture_output=True, text=True).stderr
+        m = re.search(r'([\d.]+) reads.*?([\d.]+) bytes.*?per thread-sample', err)
+        return (float(m.group(1)), float(m.group(2))) if m else (None, None)
+
+
+class PySpy(Tool):
+    def __init__(self, exe, nonblocking):
+        Tool.__init__(self, 'py-spy' + (' nonblocking' if nonblocking else ''), exe)
+        self.nonblocking = nonblocking
+        self.flat = False   # set per workload by measure_rate
+
+    def attach(self, pid, rate, seconds, out):
+        # py-spy takes rate x duration samples however long that takes, so
+        # "as fast as it goes" is asked as a rate above what it sustains
+        # (about 550-800 Hz deep, a few kHz flat here) for one second; the
+        # rate is then samples over the run's wall time
+        if rate >= MAX_RATE:
+            rate, seconds = (10000 if self.flat else 2000), 1
+        return [self.exe, 'record', '--pid', str(pid), '-r', str(rate), '-d',
+                str(int(round(seconds))), '-f', 'raw', '--idle', '-o', out] + \
+               (['--nonblocking'] if self.nonblocking else [])
+
+    def launch(self, argv, rate, out):
+        return [self.exe, 'record', '-r', str(rate), '-f', 'raw', '-o', out] + \
+               (['--nonblocking'] if self.nonblocking else []) + ['--'] + argv
+
+    def count(self, out):
+        return fold_total(out)
+
+
+class Austin(Tool):
+    def __init__(self, exe):
+        # austin 3.7 reads 3.8-3.13 here (see ../shared/peers/README.md)
+        Tool.__init__(self, 'austin', exe, {'3.8', '3.9', '3.10', '3.11', '3.12', '3.13'})
+
+    def attach(self, pid, rate, seconds, out):
+        interval = max(0, int(1e6 / rate)) if rate < MAX_RATE else 0
+        return [self.exe, '-i', str(interval), '-x', str(int(round(seconds))),
+                '-p', str(pid), '-o', out]
+
+    def launch(self, argv, rate, out):
+        return [self.exe, '-i', str(int(1e6 / rate)), '-o', out] + argv
+
+    def count(self, out):
+        return austin_total(out)
+
+
+class DebianAustin(Austin):
+    """Debian's austin 1.0.1: reads 2.7-3.7 (3.8+ is austin 3.7's); it has no
+    exposure option, so it is stopped with SIGINT after the duration."""
+
+    def __init__(self, exe):
+        Tool.__init__(self, 'austin', exe, {'2.7', '3.6', '3.7'})
+
+    def attach(self, pid, rate, seconds, out):
+        self.interrupt_after = seconds
+        interval = max(0, int(1e6 / rate)) if rate < MAX_RATE else 0
+        return [self.exe, '-i', str(interval), '-p', str(pid), '-o', out]
+
+
+class Peers(Tool):
+    """One column for austin: austin 3.7 where it reads the version, else
+    Debian's austin 1.0 (scripts/install-deps.sh bench)."""
+
+    def __init__(self, members):
+        Tool.__init__(self, members[0].name, members[0].exe)
+        self.members = members
+        self.versions = set().union(*[m.versions for m in members])
+        self.current = members[0]
+
+    def pick(self, version):
+        self.current = next(m for m in self.members if m.reads(version))
+        self.exe = self.current.exe
+
+    def attach(self, pid, rate, seconds, out):
+        argv = self.current.attach(pid, rate, seconds, out)
+        self.interrupt_after = self.current.interrupt_after
+        return argv
+
+    def launch(self, argv, rate, out):
+        return self.current.launch(argv, rate, out)
+
+    def count(self, out):
+        return self.current.count(out)
+
+
+def tools(args):
+    found = [Pyspy(args.bin, False), Pyspy(args.bin, True)]
+    notes = []
+    pyspy_exe = os.path.join(args.peers, 'py-spy')
+    if os.access(pyspy_exe, os.X_OK):
+        found += [PySpy(pyspy_exe, False), PySpy(pyspy_exe, True)]
+    else:
+        notes.append('py-spy: not found at %s, skipped' % pyspy_exe)
+    austins = []
+    austin_exe = os.path.join(args.peers, 'austin')
+    if os.access(austin_exe, os.X_OK):
+        austins.append(Austin(austin_exe))
+    else:
+        notes.append('austin: not found at %s, skipped' % austin_exe)
+    if os.access('/usr/bin/austin', os.X_OK):
+        austins.append(DebianAustin('/usr/bin/austin'))
+    else:
+        notes.append("austin for 2.7-3.7: Debian's austin is not installed "
+                     "(scripts/install-deps.sh bench), skipped")
+    if austins:
+        found.append(Peers(austins))
+    return found, notes
+
+
+# ---------------------------------------------------------------------------
+# Measurements
+
+
+def attach_once(tool, pid, rate, seconds):
+    """One attached run: (thread-samples, cpu seconds, output bytes, argv,
+    wall seconds)."""
+    fd, out = tempfile.mkstemp(prefix='bench-', suffix='.out')
+    os.close(fd)
+    try:
+        argv = tool.attach(pid, rate, seconds, out)
+        t0 = time.time()
+        status, cpu, err = run_timed(argv, seconds + 60, tool.interrupt_after)
+        wall = time.time() - t0
+        n = tool.count(out) if os.path.exists(out) else 0
+        size = os.path.getsize(out) if os.path.exists(out) else 0
+        if n == 0:
+            log('  %s: no samples (%s)' % (tool.name, err.strip().splitlines()[-1:] or status))
+        return n, cpu, size, argv, wall
+    finally:
+        os.unlink(out)
+
+
+def show_cmd(argv):
+    return ' '.join(shlex.quote(a) for a in argv).replace(tempfile.gettempdir() + '/', '')
+
+
+def pick(tl, version):
+    for t in tl:
+        if isinstance(t, Peers) and t.reads(version):
+            t.pick(version)
+
+
+def measure_rate(args, tl, versions, report):
+    rows = []
+    for version in versions:
+        python = interpreter(version)
+        if not python:
+            report.note('rate: Python %s not found here, skipped' % version)
+            continue
+        pick(tl, version)
+        for wl in ('deep', 'flat'):
+            w = start_workload(workload_argv(python, wl))
+            per = {t.name: [] for t in tl}
+            cmds = {}
+            try:
+                for r in range(args.runs):
+                    for t in tl:
+                        if not t.reads(version):
+                            continue
+                        t.flat = wl == 'flat'
+                        n, cpu, _, argv, wall = attach_once(t, w.pid, MAX_RATE, args.seconds)
+                        cmds[t.name] = argv
+                        per[t.name].append((n / wall, cpu / n * 1e6 if n else None))
+                    log('rate %s %s: run %d done' % (version, wl, r + 1))
+            finally:
+                stop(w)
+            austin_cpu = median([c for _, c in per.get('austin', [])])
+            austin_rate = median([s for s, _ in per.get('austin', [])])
+            for t in tl:
+                if not t.reads(version):
+                    rows.append([version, wl, t.name, 'cannot read %s' % version, '', '', '', ''])
+                    continue
+                rate = median([s for s, _ in per[t.name]])
+                cpu = median([c for _, c in per[t.name]])
+                rows.append([version, wl, t.name, fmt(rate, '{:,.0f}'), fmt(cpu),
+                             fmt(ratio(cpu, austin_cpu), '{:.3f}'),
+                             fmt(ratio(rate, austin_rate), '{:.2f}'),
+                             '`%s`' % show_cmd(cmds.get(t.name, []))])
+    report.table('Highest sustained rate and sampler CPU per thread-sample '
+                 '(%g s attached, median of %d interleaved runs; samples/s = '
+                 'thread-samples over the run\'s wall time)' % (args.seconds, args.runs),
+                 ['Python', 'workload', 'sampler', 'samples/s', 'CPU µs/sample',
+                  'CPU vs austin', 'rate vs austin', 'command'], rows)
+
+
+def measure_reads(args, tl, versions, report):
+    rows = []
+    ps = [t for t in tl if isinstance(t, Pyspy) and not t.nonblocking][0]
+    for version in versions:
+        python = interpreter(version)
+        if not python:
+            continue
+        for wl in ('deep', 'flat', 'threads'):
+            w = start_workload(workload_argv(python, wl))
+            try:
+                reads, nbytes = ps.stats(w.pid, 2, 1000)
+            finally:
+                stop(w)
+            if reads is None:
+                report.note('reads: pyspy-sample has no --stats yet; not measured')
+                return
+            rows.append([version, wl, fmt(reads, '{:.2f}'), fmt(nbytes, '{:,.0f}')])
+    report.table('Remote reads per thread-sample (pyspy-sample --stats, 1 kHz, 2 s)',
+                 ['Python', 'workload', 'process_vm_readv calls', 'bytes read'], rows)
+
+
+def elapsed_of(err):
+    m = re.findall(r'elapsed_s=([\d.]+)', err)
+    return float(m[-1]) if m else None
+
+
+def measure_slowdown(args, tl, versions, report):
+    rows = []
+    samplers = [t for t in tl if t.name in ('pyspy', 'pyspy nonblocking', 'py-spy',
+                                            'py-spy nonblocking', 'austin')]
+    # a fixed amount of work, about 2 s on 3.12 here
+    work = {'deep': '1200', 'flat': '13000000'}
+    for version in versions:
+        python = interpreter(version)
+        if not python:
+            continue
+        pick(tl, version)
+        for wl in ('deep', 'flat'):
+            argv = [python, workload_path(wl), work[wl]]
+            base, prof, cmds = [], {}, {}
+            for r in range(args.runs):
+                base.append(elapsed_of(run_timed(argv, 120)[2]))
+                for t in samplers:
+                    if not t.reads(version):
+                        continue
+                    for rate in (100, 1000):
+                        out = tempfile.mktemp(prefix='bench-')
+                        cmd = t.launch(argv, rate, out)
+                        cmds[(t.name, rate)] = cmd
+                        prof.setdefault((t.name, rate), []).append(
+                            elapsed_of(run_timed(cmd, 120)[2]))
+                        if os.path.exists(out):
+                            os.unlink(out)
+                log('slowdown %s %s: run %d done' % (version, wl, r + 1))
+            b = median(base)
+            for (name, rate), xs in sorted(prof.items()):
+                m = median(xs)
+                rows.append([version, wl, name, str(rate), fmt(b, '{:.3f}'), fmt(m, '{:.3f}'),
+                             fmt(None if m is None or not b else (m / b - 1) * 100, '{:+.2f} %'),
+                             '`%s`' % show_cmd(cmds[(name, rate)])])
+    report.table('Target slowdown: the workload\'s own elapsed time, profiled vs unprofiled '
+                 '(launch mode, median of %d paired runs)' % args.runs,
+                 ['Python', 'workload', 'sampler', 'Hz', 'unprofiled s', 'profiled s',
+                  'slowdown', 'command'], rows)
+
+
+def measure_bytes(args, tl, versions, report):
+    rows = []
+    ps = [t for t in tl if isinstance(t, Pyspy) and not t.nonblocking][0]
+    t1 = args.seconds
+    for version in versions:
+        python = interpreter(version)
+        if not python:
+            continue
+        for wl in ('deep', 'flat', 'threads'):
+            w = start_workload(workload_argv(python, wl))
+            try:
+                for rate in (100, MAX_RATE):
+                    short = attach_once(ps, w.pid, rate, t1)
+                    long_ = attach_once(ps, w.pid, rate, 2 * t1)
+                    dn, db = long_[0] - short[0], long_[2] - short[2]
+                    rows.append([version, wl, 'max' if rate == MAX_RATE else str(rate),
+                                 fmt(short[0] / t1, '{:,.0f}'),
+                                 fmt(db / dn if dn > 0 else None, '{:.3f}'),
+                                 fmt(long_[2] / long_[0] if long_[0] else None, '{:.2f}'),
+                                 '`%s`' % show_cmd(long_[3])])
+            finally:
+                stop(w)
+    report.table('Stream bytes per thread-sample (marginal: a %g s and a %g s recording)'
+                 % (t1, 2 * t1),
+                 ['Python', 'workload', 'Hz', 'samples/s', 'marginal B/sample',
+                  'whole file B/sample', 'command'], rows)
+
+
+def rss_kib(pid):
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+
+
+def measure_rss(args, tl, versions, report):
+    version = '3.12' if interpreter('3.12') else versions[-1]
+    python = interpreter(version)
+    seconds = args.rss_minutes * 60
+    w = start_workload(workload_argv(python, 'churn', seconds + 60))
+    out = tempfile.mktemp(prefix='bench-', suffix='.pss')
+    argv = [os.path.join(args.bin, 'pyspy-sample'), '-q', '-r', '1000', '-d', str(seconds),
+            '-o', out, '--pid', str(w.pid)]
+    s = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+    points = []
+    t0 = time.time()
+    try:
+        while s.poll() is None:
+            time.sleep(min(10, max(1, seconds / 30)))
+            kib = rss_kib(s.pid)
+            if kib is not None:
+                points.append((time.time() - t0, kib))
+    finally:
+        s.wait()
+        stop(w)
+        size = os.path.getsize(out) if os.path.exists(out) else 0
+        if os.path.exists(out):
+            os.unlink(out)
+    warm = [k for t, k in points if t >= min(30, seconds / 4)]
+    rows = [[version, '%g min' % args.rss_minutes,
+             fmt(warm[0] / 1024 if warm else None, '{:.1f}'),
+             fmt(max(warm) / 1024 if warm else None, '{:.1f}'),
+             fmt(warm[-1] / 1024 if warm else None, '{:.1f}'),
+             fmt(size / 1e6, '{:.1f}'), '`%s`' % show_cmd(argv)]]
+    report.table('Sampler resident memory on the churning workload at 1 kHz '
+                 '(bench/workloads/churn.py)',
+                 ['Python', 'duration', 'RSS after warm-up MiB', 'max MiB', 'end MiB',
+                  'stream MB', 'command'], rows)
+
+
+# ---------------------------------------------------------------------------
+# Output
+
+
+class Report:
+    def __init__(self):
+        self.parts, self.notes = [], []
+
+    def table(self, title, head, rows):
+        lines = ['### ' + title, '', '| ' + ' | '.join(head) + ' |',
+                 '|' + '---|' * len(head)]
+        lines += ['| ' + ' | '.join(r) + ' |' for r in rows]
+        text = '\n'.join(lines) + '\n'
+        self.parts.append(text)
+        print(text)
+        sys.stdout.flush()
+
+    def note(self, msg):
+        if msg not in self.notes:
+            self.notes.append(msg)
+            log('note: ' + msg)
+
+
+def machine():
+    cpu = ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next((l.split(':', 1)[1].strip() for l in f if l.startswith('model name')), '')
+    except OSError:
+        pass
+    mem = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2 ** 30
+    return '%d cores (%s), %.0f GiB, %s %s' % (os.cpu_count(), cpu, mem, platform.system(),
+                                                platform.release())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--bin', default=os.path.join(ROOT, 'build', 'bin'))
+    ap.add_argument('--peers', default=os.path.join(SHARED, 'peers'))
+    ap.add_argument('--runs', type=int, default=5)
+    ap.add_argument('--seconds', type=float, default=3)
+    ap.add_argument('--versions', default='2.7,3.10,3.12,3.13')
+    ap.add_argument('--only', default='rate,reads,slowdown,bytes,rss')
+    ap.add_argument('--rss-minutes', type=float, default=1)
+    ap.add_argument('--out', default=os.path.join(ROOT, 'bench', 'out', 'compare.md'))
+    args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    versions = [v for v in args.versions.split(',') if v]
+    report = Report()
+    tl, notes = tools(args)
+    for n in notes:
+        report.note(n)
+    started = time.time()
+    header = ('# pyspy vs peers, %s\n\nmachine: %s\ncommand: `%s`\n'
+              % (time.strftime('%Y-%m-%d %H:%M'), machine(), show_cmd(sys.argv)))
+    print(header)
+    wanted = args.only.split(',')
+    steps = [('rate', measure_rate), ('reads', measure_reads), ('slowdown', measure_slowdown),
+             ('bytes', measure_bytes), ('rss', measure_rss)]
+    for name, fn in steps:
+        if name in wanted:
+            fn(args, tl, versions, report)
+    footer = '\n'.join('- ' + n for n in report.notes)
+    footer += '\n\n(%.0f s in all)\n' % (time.time() - started)
+    print(footer)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, 'w') as f:
+        f.write(header + '\n' + '\n'.join(report.parts) + '\n' + footer)
+    log('wrote %s' % args.out)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,473 @@
+#!/usr/bin/env python3
+"""End-to-end tests of pyspy against hostile conditions (issue 9).
+
+    python3 tests/e2e/hostile.py [--bin build/bin] [--only 3.12 ...]
+
+- kill storm: pyspy-sample (blocking) and pyspy-dump SIGKILLed at random
+  moments, often while the target is paused: the target always runs on,
+  no thread left stopped;
+- many threads: a 1,000-thread target sampled in blocking mode; how long a
+  sample stalls it is measured by the target itself (late 1 ms wake-ups)
+  and printed as a NOTE;
+- closed pipes: every tool piped into `head -c 1` ends quietly (no message);
+- full disk: a small tmpfs; pyspy-sample and the converters fail with one
+  line naming the problem, the target runs on, a partial stream reads as
+  truncated (never as complete);
+- bad command lines and bad files: usage errors exit 2, unreadable or
+  unwritable files exit 1, each with one line on stderr;
+- hostile names: invalid UTF-8, control characters, newlines, semicolons and
+  100,000-character names; fold, SVG, speedscope, JSON dump and top's
+  plain tables stay valid (UTF-8, one stack a line, XML, JSON) and inert
+  (no terminal escapes).
+
+Standard library only; meant for Debian's python3.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+from common import run_tool, short, spawn, reap, check_failure  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TARGET_HOT = os.path.join(HERE, 'target_hot.py')
+TARGET_MANY = os.path.join(HERE, 'target_many.py')
+TARGET_BADNAMES = os.path.join(HERE, 'target_badnames.py')
+TARGET_HOSTILE = os.path.join(os.path.dirname(HERE), 'browser', 'target_hostile.py')
+STORM_VERSIONS = ['2.7', '3.10', '3.12', '3.13']
+WORK = None
+BIN = {}
+
+
+def tmp(name):
+    return os.path.join(WORK, name)
+
+
+class Target(common.Target):
+    count = 0
+
+    def __init__(self, argv, ready):
+        Target.count += 1
+        tag = 'target%d' % Target.count
+        self.ready = ready
+        common.Target.__init__(self, argv, WORK, tmp(tag + '.out'), tmp(tag + '.err'))
+
+    def wait(self, timeout=20):
+        common.Target.wait_ready(self, self.ready, (
+            'target exited with %s before it was ready: %s',
+            'target not ready after %.0f s: %s'), timeout, 0.01)
+
+    def cpu_ticks(self):
+        try:
+            f = common.stat_fields('/proc/%d/stat' % self.pid)
+            return int(f[11]) + int(f[12])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def running_on(self, what):
+        """Problems if the target died, has a stopped thread, or stopped
+        using CPU (it is busy all the time) over the next 0.3 s."""
+        if self.proc.poll() is not None:
+            return ['%s: target exited (%s)' % (what, self.proc.returncode)]
+        c0 = self.cpu_ticks()
+        deadline = time.time() + 3.0   # a loaded machine may not run it at once
+        while True:
+            time.sleep(0.1)
+            st = self.stopped_tasks()
+            if st:
+                return ['%s: target threads left stopped: %s' % (what, st)]
+            c1 = self.cpu_ticks()
+            if c0 is None or c1 is None or c1 > c0:
+                return []
+            if time.time() > deadline:
+                states = []
+                for tid in self.tasks():
+                    try:
+                        states.append('%s:%s' % (tid, common.stat_fields(
+                            '/proc/%d/task/%s/stat' % (self.pid, tid))[0]))
+                    except OSError:
+                        pass
+                return ['%s: target CPU time did not grow in 3 s (%s ticks; threads %s)'
+                        % (what, c0, ' '.join(states))]
+
+
+def hot_target(python):
+    ready = tmp('hot%d.ready' % (Target.count + 1))
+    t = Target([python, TARGET_HOT, '0', '0', ready], ready)
+    t.wait()
+    return t
+
+
+# ---------------------------------------------------------------------------
+# The target is never left harmed
+
+def test_kill_storm(python, kills=15):
+    """SIGKILL pyspy-sample (blocking, 1 kHz: paused most of the time on a
+    deep stack) and pyspy-dump at random moments."""
+    p = []
+    t = hot_target(python)
+    rnd = random.Random(9)
+    try:
+        for i in range(kills):
+            s = spawn([BIN['pyspy-sample'], '-q', '-r', '1000', '--pid', str(t.pid), '-o',
+                       os.devnull], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rnd.uniform(0.005, 0.3))
+            s.kill()
+            reap(s)
+            p += t.running_on('after SIGKILL %d of pyspy-sample' % (i + 1))
+            d = spawn([BIN['pyspy-dump'], '--pid', str(t.pid)],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rnd.uniform(0, 0.004))
+            d.kill()
+            reap(d)
+            p += t.running_on('after SIGKILL %d of pyspy-dump' % (i + 1))
+            if p:
+                break
+    finally:
+        t.close()
+    return p
+
+
+def test_many_threads(python, n=1000):
+    ready, report = tmp('many.ready'), tmp('many.json')
+    t = Target([python, TARGET_MANY, str(n), '3', ready, report], ready)
+    p, note = [], None
+    try:
+        t.wait(60)
+        out = tmp('many.pss')
+        r = run_tool(BIN['pyspy-sample'], ['-q', '-r', '100', '-d', '2', '--pid', str(t.pid),
+                                           '-o', out], timeout=60)
+        if r.rc != 0:
+            return ['pyspy-sample on %d threads: exit %s: %s' % (n, r.rc, short(r.err))], None
+        f = run_tool(BIN['pyspy-fold'], ['--idle', '--threads', out], timeout=60)
+        threads = set(line.split(';', 1)[0] for line in f.out.splitlines())
+        if len(threads) < n:
+            p.append('the fold has %d thread roots, expected > %d' % (len(threads), n))
+        t.proc.wait(timeout=30)
+        with open(report) as fh:
+            rep = json.load(fh)
+        note = ('NOTE many threads (%s, %d threads, 100 Hz blocking, 2 s): target wake-ups '
+                'late by up to %.1f ms (p99 %.1f ms, %d of %d over 10 ms)'
+                % (python, n, rep['max_ms'], rep['p99_ms'], rep['over_10ms'], rep['ticks']))
+        # a behaviour bound, not a speed figure: a sample must not freeze
+        # the process for anything like a second
+        if rep['max_ms'] > 2000:
+            p.append('target stalled %.0f ms at once' % rep['max_ms'])
+    except (common.TargetError, OSError, ValueError, subprocess.TimeoutExpired) as e:
+        p.append(str(e))
+    finally:
+        t.close()
+    return p, note
+
+
+# ---------------------------------------------------------------------------
+# Closed pipes, full disks, bad files, bad command lines
+
+def churn_capture(python):
+    """A capture with thousands of distinct stacks (outputs beyond a pipe's
+    buffer)."""
+    out = tmp('churn.pss')
+    if not os.path.exists(out):
+        run_tool(BIN['pyspy-sample'], ['-q', '-r', '500', '-o', out, '--', python,
+                                       os.path.join(os.path.dirname(os.path.dirname(HERE)),
+                                                    'bench', 'workloads', 'churn.py'), '2'],
+                 timeout=60)
+    return out
+
+
+def quiet_on_closed_pipe(argv, what):
+    """argv | head -c 1: no message on stderr, not killed by anything but
+    SIGPIPE, and done within 10 s."""
+    proc = spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(1)
+    proc.stdout.close()
+    try:
+        err = proc.stderr.read().decode('utf-8', 'replace')
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        reap(proc)
+        return ['%s | head: still running 10 s after the pipe closed' % what]
+    reap(proc)
+    if proc.returncode not in (0, 1, -signal.SIGPIPE):
+        return ['%s | head: exit %s' % (what, proc.returncode)]
+    if err.strip():
+        return ['%s | head: said %r (a closed pipe ends quietly)' % (what, short(err, 120))]
+    return []
+
+
+def test_pipes(python):
+    cap = churn_capture(python)
+    p = []
+    for tool in ('pyspy-fold', 'pyspy-svg', 'pyspy-speedscope'):
+        p += quiet_on_closed_pipe([BIN[tool], cap], tool)
+    p += quiet_on_closed_pipe([BIN['pyspy-top'], '--summary', cap], 'pyspy-top --summary')
+    t = hot_target(python)
+    try:
+        p += quiet_on_closed_pipe([BIN['pyspy-sample'], '-r', '1000', '--pid', str(t.pid)],
+                                  'pyspy-sample')
+        p += t.running_on('after pyspy-sample met a closed pipe')
+    finally:
+        t.close()
+    return p
+
+
+def small_tmpfs():
+    d = tmp('small')
+    os.makedirs(d, exist_ok=True)
+    r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', d],
+                       capture_output=True, text=True)
+    return d if r.returncode == 0 else None
+
+
+def fill(d, leave):
+    """Fill the filesystem of d up to `leave` bytes free."""
+    st = os.statvfs(d)
+    free = st.f_bavail * st.f_frsize
+    with open(os.path.join(d, 'filler'), 'wb') as f:
+        f.write(b'\0' * max(0, free - leave))
+
+
+def test_full_disk(python):
+    d = small_tmpfs()
+    if not d:
+        return None
+    p = []
+    try:
+        fill(d, 8192)
+        t = hot_target(python)
+        try:
+            out = os.path.join(d, 'x.pss')
+            r = run_tool(BIN['pyspy-sample'], ['-q', '-r', '1000', '-d', '20', '--pid',
+                                               str(t.pid), '-o', out], timeout=40)
+            p += ['pyspy-sample to a full disk: %s' % x
+                  for x in check_failure(r, 1, 'pyspy-sample', mention=('space', 'ENOSPC'))]
+            p += t.running_on('after pyspy-sample met a full disk')
+        finally:
+            t.close()
+        if os.path.exists(out) and os.path.getsize(out) > 0:
+            f = run_tool(BIN['pyspy-fold'], [out], timeout=30)
+            if 'truncated' not in f.err:
+                p.append('the partial stream on the full disk does not read as truncated: '
+                         'exit %s, %s' % (f.rc, short(f.err) or '(no message)'))
+        os.unlink(os.path.join(d, 'filler'))
+        if os.path.exists(out):
+            os.unlink(out)
+        cap = churn_capture(python)
+        fill(d, 4096)
+        for tool in ('pyspy-fold', 'pyspy-svg', 'pyspy-speedscope'):
+            dest = os.path.join(d, tool + '.out')
+            r = run_tool('sh', ['-c', '"$1" "$2" > "$3"', 'sh', BIN[tool], cap, dest],
+                         timeout=30)
+            p += ['%s > full disk: %s' % (tool, x)
+                  for x in check_failure(r, 1, tool, mention=('space', 'ENOSPC'))]
+    finally:
+        subprocess.run(['umount', '-l', d], capture_output=True)
+    return p
+
+
+def test_bad_files(python):
+    p = []
+    empty = tmp('empty.pss')
+    open(empty, 'w').close()
+    cap = churn_capture(python)
+    cases = [
+        ('a directory', [WORK], 'directory'),
+        ('a missing file', [tmp('missing.pss')], 'no such file'),
+        ('an empty file', [empty], ''),
+        ('/dev/zero', ['/dev/zero'], 'not'),
+        ('a text file', [os.path.abspath(__file__)], 'not'),
+    ]
+    for tool in ('pyspy-fold', 'pyspy-svg', 'pyspy-speedscope'):
+        for what, args, word in cases:
+            r = run_tool(BIN[tool], args, timeout=15)
+            p += ['%s on %s: %s' % (tool, what, x) for x in
+                  check_failure(r, 1, tool, mention=(word, repr(word)) if word else None)]
+    r = run_tool(BIN['pyspy-top'], ['--summary', empty], timeout=15)
+    p += ['pyspy-top --summary on an empty file: %s' % x
+          for x in check_failure(r, 1, 'pyspy-top')]
+    r = run_tool(BIN['pyspy-sample'], ['--pid', str(os.getpid()), '-o',
+                                       tmp('no/such/dir/x.pss')], timeout=15)
+    p += ['pyspy-sample -o into a missing directory: %s' % x
+          for x in check_failure(r, 1, 'pyspy-sample', mention=('no such', 'the cause'))]
+    r = run_tool(BIN['pyspy-sample'], ['--pid', str(os.getpid()), '-o', WORK], timeout=15)
+    p += ['pyspy-sample -o a directory: %s' % x
+          for x in check_failure(r, 1, 'pyspy-sample', mention=('directory', 'the cause'))]
+    del cap
+    return p
+
+
+BAD_ARGS = [['--bogus'], ['-r'], ['-r', 'abc'], ['-r', '0'], ['-r', '-5'], ['-r', 'nan'],
+            ['-d', 'inf'], ['-d', '-1'], ['--pid', 'abc'], ['--pid', '0'], ['--pid', '-3'],
+            ['--pid', '99999999999999999999']]
+
+
+def test_bad_command_lines():
+    p = []
+    for tool in ('pyspy-sample', 'pyspy-fold', 'pyspy-svg', 'pyspy-speedscope', 'pyspy-top',
+                 'pyspy-dump'):
+        for args in BAD_ARGS:
+            if tool == 'pyspy-dump' and args[0] in ('-r', '-d'):
+                continue
+            r = run_tool(BIN[tool], args, timeout=15)
+            p += ['%s %s: %s' % (tool, ' '.join(args), x)
+                  for x in check_failure(r, 2, tool)]
+    for args in (['record', '--bogus'], ['record', '-r', 'x', '--pid', '1'], ['nope']):
+        r = run_tool(BIN['pyspy'], args, timeout=15)
+        p += ['pyspy %s: %s' % (' '.join(args), x) for x in check_failure(r, 2, 'pyspy')]
+    return p
+
+
+# ---------------------------------------------------------------------------
+# Hostile names
+
+def valid_fold(data, what):
+    p = []
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        return ['%s is not UTF-8: %s' % (what, e)]
+    for i, line in enumerate(text.split('\n')[:-1]):
+        stack, _, count = line.rpartition(' ')
+        if not stack or not count.isdigit():
+            p.append('%s line %d is not "stack count": %r' % (what, i + 1, short(line, 80)))
+        if any(ord(c) < 0x20 or ord(c) == 0x7f for c in line):
+            p.append('%s line %d has a control character: %r' % (what, i + 1, short(line, 80)))
+        if p:
+            break
+    return p
+
+
+def test_names(python, script, args):
+    """Sample a target with hostile names; every output stays valid."""
+    ready = tmp('names%d.ready' % (Target.count + 1))
+    t = Target([python, script] + args + [ready] if script == TARGET_BADNAMES
+               else [python, script, '8'], ready)
+    p = []
+    try:
+        if script == TARGET_BADNAMES:
+            t.wait()
+        else:
+            time.sleep(1.0)
+        cap = tmp('names.pss')
+        r = run_tool(BIN['pyspy-sample'], ['-q', '-d', '1.5', '--pid', str(t.pid), '-o', cap],
+                     timeout=30)
+        if r.rc != 0:
+            return ['pyspy-sample: exit %s: %s' % (r.rc, short(r.err))]
+        f = run_tool(BIN['pyspy-fold'], ['--threads', cap], text=False, timeout=30)
+        p += valid_fold(f.out, 'the fold')
+        if f.rc != 0 or not f.out:
+            p.append('pyspy-fold: exit %s, %d bytes' % (f.rc, len(f.out)))
+        s = run_tool(BIN['pyspy-svg'], [cap], text=False, timeout=30)
+        try:
+            ET.fromstring(s.out)
+        except ET.ParseError as e:
+            p.append('the SVG is not well-formed XML: %s' % e)
+        j = run_tool(BIN['pyspy-speedscope'], [cap], text=False, timeout=30)
+        try:
+            doc = json.loads(j.out.decode('utf-8'))
+            if not doc.get('shared', {}).get('frames'):
+                p.append('speedscope: no frames')
+        except (ValueError, UnicodeDecodeError) as e:
+            p.append('speedscope output is not JSON: %s' % e)
+        d = run_tool(BIN['pyspy-dump'], ['--json', '--pid', str(t.pid)], text=False, timeout=30)
+        try:
+            doc = json.loads(d.out.decode('utf-8'))
+            if not doc:
+                p.append('pyspy-dump --json: empty')
+        except (ValueError, UnicodeDecodeError) as e:
+            p.append('pyspy-dump --json is not JSON: %s (exit %s)' % (e, d.rc))
+        d = run_tool(BIN['pyspy-dump'], ['--pid', str(t.pid)], text=False, timeout=30)
+        if b'\x1b' in d.out or b'\x07' in d.out:
+            p.append('pyspy-dump text output has a terminal escape')
+        top = run_tool(BIN['pyspy-top'], ['--summary', cap], text=False, timeout=30)
+        if top.rc != 0 or b'\x1b' in top.out or b'\x07' in top.out:
+            p.append('pyspy-top --summary: exit %s, escape in output: %s'
+                     % (top.rc, b'\x1b' in top.out))
+        try:
+            top.out.decode('utf-8')
+        except UnicodeDecodeError as e:
+            p.append('pyspy-top --summary is not UTF-8: %s' % e)
+        if script == TARGET_BADNAMES and sys.version_info and b'LLLLLLLL' in f.out:
+            longest = max(len(x) for x in f.out.split(b'\n'))
+            if longest > 200000:
+                p.append('a fold line of %d bytes' % longest)
+    except common.TargetError as e:
+        p.append(str(e))
+    finally:
+        t.close()
+    return p
+
+
+# ---------------------------------------------------------------------------
+
+def main():
+    global WORK
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--bin', default='build/bin')
+    ap.add_argument('--only', action='append', default=[])
+    args = ap.parse_args()
+    common.setup_driver()
+    t0 = time.time()
+    for tool in ('pyspy-sample', 'pyspy-fold', 'pyspy-svg', 'pyspy-speedscope', 'pyspy-top',
+                 'pyspy-dump', 'pyspy'):
+        BIN[tool] = os.path.abspath(os.path.join(args.bin, tool))
+    if common.missing_binary(list(BIN.values()), 'e2e-hostile'):
+        return 1
+    WORK = tempfile.mkdtemp(prefix='pyspy-e2e-hostile-')
+    tally = common.Tally()
+    notes = []
+    try:
+        interpreters, missing = common.select_interpreters(ap, args.only)
+        found = dict(interpreters)
+        for name in STORM_VERSIONS:
+            if name not in found:
+                common.not_found(name)
+                tally('hostile kill-storm %s' % name, None)
+                continue
+            tally('hostile kill-storm %s' % name, test_kill_storm(found[name]))
+        main_py = found.get('3.12') or (interpreters[-1][1] if interpreters else None)
+        if not main_py:
+            common.not_found('any interpreter')
+            return tally.finish('e2e-hostile', t0)
+        for name in ('2.7', '3.12'):
+            if name in found:
+                p, note = test_many_threads(found[name])
+                tally('hostile many-threads %s' % name, p)
+                if note:
+                    notes.append(note)
+            else:
+                tally('hostile many-threads %s' % name, None)
+        tally('hostile closed-pipes', test_pipes(main_py))
+        fd = test_full_disk(main_py)
+        if fd is None:
+            print('SKIPPED hostile full-disk: cannot mount a tmpfs here  <<<<<<<<<<<<<<<<<<<<')
+        tally('hostile full-disk', fd)
+        tally('hostile bad-files', test_bad_files(main_py))
+        tally('hostile bad-command-lines', test_bad_command_lines())
+        for name in ('2.7', '3.12'):
+            if name in found:
+                tally('hostile names %s (invalid UTF-8, controls, long)' % name,
+                      test_names(found[name], TARGET_BADNAMES, ['30']))
+            else:
+                tally('hostile names %s' % name, None)
+        if '3.12' in found:
+            tally('hostile names 3.12 (markup target)',
+                  test_names(found['3.12'], TARGET_HOSTILE, []))
+        for n in notes:
+            print(n)
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
+    return tally.finish('e2e-hostile', t0)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
