@@ -462,59 +462,27 @@ static void sel_release(struct sel *s)
 	free(s->chain);
 }
 
-/* The thread ids a tid/pid filter stands for, as ",id,id" into buf. 0
- * when there are none (nothing can match). */
-static int thread_list(struct sel *s, const struct ps_db_query *q, char *buf, size_t cap,
-		       int *any, struct ps_errmsg *e)
-{
-	sqlite3_stmt *st;
-	int rc = prep(s->db, "SELECT id FROM threads WHERE (?1 < 0 OR tid = ?1) AND "
-			     "(?2 < 0 OR pid = ?2) ORDER BY id", &st, e), r;
-	size_t len = 0;
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, q->tid_set ? (int64_t)q->tid : -1);
-	sqlite3_bind_int64(st, 2, q->pid_set ? (int64_t)q->pid : -1);
-	*any = 0;
-	buf[0] = 0;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		int n = snprintf(buf + len, cap - len, "%s%lld", *any ? "," : "",
-				 (long long)sqlite3_column_int64(st, 0));
-		if (n < 0 || (size_t)n >= cap - len) {
-			rc = ps_error(e, PS_EUSAGE, "too many threads match the filter");
-			break;
-		}
-		len += (size_t)n;
-		*any = 1;
-	}
-	if (!rc && r != SQLITE_DONE)
-		rc = db_fail(s->db, e, r);
-	sqlite3_finalize(st);
-	return rc;
-}
-
 /* The samples query: through samples_time for a window, samples_thread
- * for a thread (SQLite picks), in the order they were written. */
+ * for a thread or process (SQLite picks), in the order they were written. */
 static int samples_stmt(struct sel *s, const struct ps_db_query *q, sqlite3_stmt **st,
-			int *none, struct ps_errmsg *e)
+			struct ps_errmsg *e)
 {
-	static char threads[1 << 16];
-	char sql[sizeof(threads) + 512];
-	int any = 1, rc;
-	threads[0] = 0;
-	if ((q->tid_set || q->pid_set) &&
-	    (rc = thread_list(s, q, threads, sizeof(threads), &any, e)))
-		return rc;
-	*none = !any;
+	char sql[512];
+	int rc;
 	snprintf(sql, sizeof(sql),
-		 "SELECT time, thread, stack, flags, rowid FROM samples WHERE time >= ?1 AND time < ?2"
-		 "%s%s%s%s%s ORDER BY time, rowid",
-		 threads[0] ? " AND thread IN (" : "", threads, threads[0] ? ")" : "",
+		 "SELECT time, thread, stack, flags, rowid FROM samples WHERE time >= ?1 AND "
+		 "time < ?2%s%s%s ORDER BY time, rowid",
+		 q->tid_set || q->pid_set ? " AND thread IN (SELECT id FROM threads WHERE "
+		 "(?3 < 0 OR tid = ?3) AND (?4 < 0 OR pid = ?4))" : "",
 		 q->idle ? "" : " AND (flags & 2) = 0", q->gil_only ? " AND (flags & 1) = 1" : "");
 	if ((rc = prep(s->db, sql, st, e)))
 		return rc;
 	sqlite3_bind_int64(*st, 1, q->from_set ? (int64_t)q->from_us : 0);
 	sqlite3_bind_int64(*st, 2, q->to_set ? (int64_t)q->to_us : INT64_MAX);
+	if (q->tid_set || q->pid_set) {
+		sqlite3_bind_int64(*st, 3, q->tid_set ? (int64_t)q->tid : -1);
+		sqlite3_bind_int64(*st, 4, q->pid_set ? (int64_t)q->pid : -1);
+	}
 	return 0;
 }
 
@@ -617,14 +585,14 @@ static int select_rows(struct sel *s, const struct ps_db_query *q, uint64_t *las
 {
 	struct extras x = { 0 };
 	sqlite3_stmt *st = NULL;
-	int none = 0, r, rc = samples_stmt(s, q, &st, &none, e);
+	int r = SQLITE_DONE, rc = samples_stmt(s, q, &st, e);
 	if (!rc)
 		rc = extras_open(s, q, &x, e);
 	if (!rc)
 		rc = step_into(s, x.proc, &x.proc_row, e);
 	if (!rc)
 		rc = step_into(s, x.ev, &x.ev_row, e);
-	while (!rc && !none && (r = sqlite3_step(st)) == SQLITE_ROW) {
+	while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t t = sqlite3_column_int64(st, 0);
 		uint32_t thread = 0, stack = 0;
 		if (t < 0)
@@ -641,7 +609,7 @@ static int select_rows(struct sel *s, const struct ps_db_query *q, uint64_t *las
 					  stack, (unsigned)sqlite3_column_int64(st, 3), e);
 		*last_us = (uint64_t)t;
 	}
-	if (!rc && !none && r != SQLITE_DONE)
+	if (!rc && r != SQLITE_DONE)
 		rc = db_fail(s->db, e, r);
 	if (!rc)
 		rc = extras_until(s, &x, UINT64_MAX, UINT64_MAX, e);
