@@ -13,7 +13,7 @@ MANDIR ?= $(PREFIX)/share/man
 CC ?= cc
 CFLAGS ?= -O2 -g
 PKG_CONFIG ?= pkg-config
-PKGS := libelf libzstd
+PKGS := libelf libzstd sqlite3
 
 ifeq ($(FUZZ),1)
 # libFuzzer builds (make fuzz): clang, the library instrumented for coverage
@@ -35,7 +35,7 @@ Q := @
 endif
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lelf -lzstd)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lelf -lzstd -lsqlite3)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	-Ilib $(PKG_CFLAGS) $(SAN_FLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
@@ -48,6 +48,8 @@ TOOL_BINS := $(TOOLS:%=$(O)/bin/%)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 MANS := $(wildcard man/*.[1-8])
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/%.c=%)
 # each fuzz target linked with a plain main that replays files (make check)
@@ -81,6 +83,11 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS) -lcmocka
+
+$(O)/bench/%: $(O)/bench/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS)
 
 $(O)/fuzz/%-replay: $(O)/tests/fuzz/%.o $(O)/tests/fuzz/replay.o $(LIBA)
 	@mkdir -p $(dir $@)
@@ -137,7 +144,7 @@ layouts:
 	@scripts/gen-layouts.sh
 
 # Figures, not pass/fail: see bench/README.md.
-bench: all units
+bench: all units $(BENCH_BINS)
 	@bench/run.sh $(O) $(BENCH_ARGS)
 
 install: all
@@ -148,4 +155,4 @@ install: all
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(LIB_OBJS:.o=.d) $(TOOLS:%=$(O)/tools/%.d) $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/unit/%.d)
+-include $(LIB_OBJS:.o=.d) $(TOOLS:%=$(O)/tools/%.d) $(BENCH_SRCS:bench/%.c=$(O)/bench/%.d) $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/unit/%.d)

@@ -9,6 +9,24 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 echo
 echo "== pyspy-svg on a synthetic capture: $build/tests/test_svg --bench"
 "$build/tests/test_svg" --bench
+
+echo
+db=${TMPDIR:-/tmp}/pyspy-bench-capture.db
+echo "== indexed captures: $build/bench/capture $db"
+"$build/bench/capture" "$db"
+# pyspy-fold itself: the median of 5 runs, wall clock
+median_ms() {
+	for i in 1 2 3 4 5; do
+		t0=$(date +%s%N)
+		"$@" >/dev/null
+		t1=$(date +%s%N)
+		echo $(((t1 - t0) / 1000000))
+	done | sort -n | sed -n 3p
+}
+echo "1-minute window fold: $(median_ms "$build/bin/pyspy-fold" --from 1250 --to 1310 "$db") ms median of 5 ($build/bin/pyspy-fold --from 1250 --to 1310 $db)"
+echo "1-minute window, one thread: $(median_ms "$build/bin/pyspy-fold" --tid 4243 --from 1250 --to 1310 "$db") ms median of 5 ($build/bin/pyspy-fold --tid 4243 --from 1250 --to 1310 $db)"
+echo "--info: $(median_ms "$build/bin/pyspy-index" --info "$db") ms median of 5 ($build/bin/pyspy-index --info $db)"
+rm -f "$db" "$db-wal" "$db-shm"
 echo
 echo "== pyspy vs py-spy and austin: bench/compare.py --bin $build/bin $*"
 scripts/install-deps.sh bench

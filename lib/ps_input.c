@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ps_cli.h"
+#include "ps_db.h"
 #include "ps_record.h"
 #include "ps_sampler.h"
 
@@ -44,6 +45,7 @@ int ps_input_option(struct ps_input_opts *o, int opt, const char *arg)
 
 void ps_input_resolve(struct ps_input_opts *o, struct ps_filter *f)
 {
+	o->filter = f;
 	if (o->path && o->pid) {
 		f->pid_set = 1;
 		f->pid = (uint32_t)o->pid;
@@ -98,7 +100,88 @@ static int open_live(const struct ps_input_opts *o, struct ps_input *in, struct 
 	}
 	in->fd = fd;
 	snprintf(in->name, sizeof(in->name), "process %d", (int)o->pid);
-	return ps_sr_open_fd(fd, &in->r, e);
+	rc = ps_sr_open_fd(fd, &in->r, e);
+	if (rc == PS_OK && o->filter)
+		ps_filter_resolve_clock(o->filter, ps_sr_header(in->r)->wall_start_ns);
+	return rc;
+}
+
+static int mem_write(void *ctx, const void *buf, size_t len, struct ps_errmsg *e)
+{
+	struct ps_input *in = ctx;
+	if (in->mem_len + len > in->mem_cap) {
+		size_t cap = in->mem_cap ? in->mem_cap : 1 << 16;
+		while (cap < in->mem_len + len)
+			cap *= 2;
+		unsigned char *p = realloc(in->mem, cap);
+		if (!p)
+			return ps_error(e, PS_ENOMEM, "out of memory for the selection");
+		in->mem = p;
+		in->mem_cap = cap;
+	}
+	memcpy(in->mem + in->mem_len, buf, len);
+	in->mem_len += len;
+	return 0;
+}
+
+/* The filter's window, thread and process as a capture query. The window
+ * is widened by a microsecond each way: ps_filter_accept then cuts it
+ * exactly as it cuts a stream's. */
+static void db_query(const struct ps_filter *f, struct ps_db_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->idle = 1;
+	if (!f)
+		return;
+	q->idle = f->idle;
+	q->gil_only = f->gil_only;
+	q->tid_set = f->tid_set;
+	q->tid = f->tid;
+	q->pid_set = f->pid_set;
+	q->pid = f->pid;
+	if ((q->from_set = f->from_set)) {
+		double us = f->from_s * 1e6 - 1;
+		q->from_us = us > 0 ? (uint64_t)us : 0;
+	}
+	if ((q->to_set = f->to_set))
+		q->to_us = (uint64_t)(f->to_s * 1e6) + 2;
+}
+
+/* Select from the capture at in->name into a stream in memory, and open
+ * that: consumers read a capture with the code they read streams with. */
+static int open_db(const struct ps_input_opts *o, struct ps_input *in, struct ps_errmsg *e)
+{
+	struct ps_db *db;
+	struct ps_db_query q;
+	struct ps_stream_totals tot;
+	struct ps_sw *w;
+	struct ps_sw_opts wo = { .level = 1, .flush_ms = UINT32_MAX };
+	int rc = ps_db_open(in->name, &db, e);
+	if (rc)
+		return rc;
+	if (o->filter)
+		ps_filter_resolve_clock(o->filter, ps_db_header(db)->wall_start_ns);
+	db_query(o->filter, &q);
+	in->incomplete = !ps_db_complete(db);
+	rc = ps_sw_open_cb(mem_write, in, ps_db_header(db), &wo, &w, e);
+	if (!rc) {
+		rc = ps_db_select(db, &q, w, &tot, e);
+		if (rc)
+			ps_sw_free(w);
+		else
+			rc = ps_sw_close(w, &tot, e);
+	}
+	ps_db_close(db);
+	if (!rc)
+		rc = ps_sr_open_mem(in->mem, in->mem_len, &in->r, e);
+	return rc;
+}
+
+static int is_db(int fd)
+{
+	unsigned char buf[PS_DB_MAGIC_LEN];
+	ssize_t n = pread(fd, buf, sizeof(buf), 0);
+	return n > 0 && ps_db_sniff(buf, (size_t)n);
 }
 
 int ps_input_open(const struct ps_input_opts *o, struct ps_input *in, struct ps_errmsg *e)
@@ -114,6 +197,8 @@ int ps_input_open(const struct ps_input_opts *o, struct ps_input *in, struct ps_
 			return ps_error(e, PS_EIO, "cannot open '%s': %s", o->path, strerror(errno));
 		in->fd = fd;
 		snprintf(in->name, sizeof(in->name), "%s", o->path);
+		if (is_db(fd))
+			return open_db(o, in, e);
 	} else {
 		if (isatty(STDIN_FILENO))
 			return ps_error(e, PS_EUSAGE,
@@ -124,6 +209,8 @@ int ps_input_open(const struct ps_input_opts *o, struct ps_input *in, struct ps_
 	int rc = ps_sr_open_fd(fd, &in->r, &re);
 	if (rc)
 		return ps_error(e, rc, "'%s': %s", in->name, re.msg);
+	if (o->filter)
+		ps_filter_resolve_clock(o->filter, ps_sr_header(in->r)->wall_start_ns);
 	return PS_OK;
 }
 
@@ -131,6 +218,8 @@ void ps_input_close(struct ps_input *in)
 {
 	ps_sr_free(in->r);
 	in->r = NULL;
+	free(in->mem);
+	in->mem = NULL;
 	if (in->fd >= 0)
 		close(in->fd);
 	in->fd = -1;
@@ -145,8 +234,10 @@ int ps_input_each(struct ps_input *in, const struct ps_filter *f, ps_input_sampl
 	ps_sr_resolve_frames(in->r, 0); /* aggregators resolve per distinct stack */
 	for (;;) {
 		int rc = ps_sr_next(in->r, &rec, &re);
-		if (rc == PS_STREAM_EOF)
+		if (rc == PS_STREAM_EOF) {
+			ps_input_note(in);
 			return PS_OK;
+		}
 		if (rc == PS_STREAM_TRUNCATED) {
 			ps_error(e, rc, "'%s' is truncated (%s); using the samples before the cut",
 				 in->name, re.msg);
@@ -160,4 +251,11 @@ int ps_input_each(struct ps_input *in, const struct ps_filter *f, ps_input_sampl
 		if (rc)
 			return ps_error(e, rc, "%s", ps_strerror(rc));
 	}
+}
+
+void ps_input_note(const struct ps_input *in)
+{
+	if (in->incomplete)
+		ps_cli_error("note: capture '%s' is incomplete (still being written, or its "
+			     "sampler was stopped): read the samples committed so far", in->name);
 }

@@ -16,15 +16,25 @@ struct ps_input_opts {
 	double rate_hz;         /* live: rate (0: 100) */
 	int nonblocking;        /* live: never pause the target */
 	int quiet;              /* live: no status line */
+	/* The tool's filter: its wall-clock times are resolved at open, and on
+	 * a capture (.db) its window, thread and process are answered by the
+	 * capture's indexes (ps_input_operands sets it). */
+	struct ps_filter *filter;
 };
 
 struct ps_input {
 	struct ps_sr *r;
 	int fd;                 /* owned, -1 when none */
 	char name[256];         /* for messages: the file, "stdin", "process N" */
+	/* a capture: the selection re-written as a stream in memory */
+	unsigned char *mem;
+	size_t mem_len, mem_cap;
+	int incomplete;         /* a capture its writer has not closed */
 };
 
-/* Open the input. Fails with a message naming the file or process. */
+/* Open the input: a stream, or a capture (an SQLite file, ps_db.h) whose
+ * selection by o->filter is read back as a stream. Fails with a message
+ * naming the file or process. */
 int ps_input_open(const struct ps_input_opts *o, struct ps_input *in, struct ps_errmsg *e);
 void ps_input_close(struct ps_input *in);
 
@@ -36,6 +46,11 @@ typedef int (*ps_input_sample_fn)(void *ctx, const struct ps_sr *r,
 				  const struct ps_sr_sample *s);
 int ps_input_each(struct ps_input *in, const struct ps_filter *f, ps_input_sample_fn fn,
 		  void *ctx, struct ps_errmsg *e);
+
+/* For a capture its writer has not closed (still being written, or its
+ * sampler died): a note on stderr saying so; ps_input_each calls it. The
+ * samples committed so far are complete, so this is no error. */
+void ps_input_note(const struct ps_input *in);
 
 /* The analysis tools' options for input (--pid, --duration, --rate,
  * --nonblocking); tools add them to their tables. */

@@ -1,5 +1,6 @@
 #include "ps_record.h"
 
+#include "ps_db.h"
 #include "ps_tasks.h"
 
 #include <stdlib.h>
@@ -25,6 +26,8 @@ static int open_writer(struct ps_record *r, const struct ps_proc *p, uint64_t t0
 	};
 	struct ps_sw_opts wo = { .level = r->opts.level, .flush_ms = 1000 };
 	r->t0 = r->last_flush = t0;
+	if (r->opts.db_path)
+		return ps_db_create(r->opts.db_path, &h, &wo, &r->w, &r->err);
 	return ps_sw_open_fd(r->fd, &h, &wo, &r->w, &r->err);
 }
 

@@ -14,6 +14,7 @@ struct ps_record_opts {
 	uint32_t rate_hz;       /* for the header */
 	const char *sampler;    /* "pyspy-sample 0.1.0" */
 	int level;              /* zstd level, 0 for the default */
+	const char *db_path;    /* write a capture there (ps_db.h) instead of to fd */
 };
 
 struct ps_record {

@@ -166,6 +166,22 @@ int ps_sw_open_cb(ps_sw_write_fn fn, void *ctx, const struct ps_stream_header *h
 		  const struct ps_sw_opts *opts, struct ps_sw **out,
 		  struct ps_errmsg *e);
 
+/* Records without the zstd layer: a writer that hands each record to a
+ * sink instead (the database writer of ps_db.h is one), so that every
+ * output interns, numbers and validates exactly as a stream does. The sink
+ * gets the HEADER first and END last, each with its payload as the stream
+ * would hold it, and PS_SW_SINK_FLUSH (no payload) wherever a stream would
+ * be flushed. free(ctx) runs once, from ps_sw_close or ps_sw_free (also
+ * when ps_sw_open_sink fails). */
+#define PS_SW_SINK_FLUSH 0
+struct ps_sw_sink {
+	int (*record)(void *ctx, uint64_t type, const uint8_t *payload, size_t len,
+		      struct ps_errmsg *e);
+	void (*free)(void *ctx);
+};
+int ps_sw_open_sink(const struct ps_sw_sink *sink, void *ctx, const struct ps_stream_header *h,
+		    const struct ps_sw_opts *opts, struct ps_sw **out, struct ps_errmsg *e);
+
 /* Interning: each returns the id of an equal entry written before, or
  * writes a definition and returns the new id (ids start at 1; 0 means
  * none). A string longer than PS_STREAM_MAX_STRING is cut at a UTF-8

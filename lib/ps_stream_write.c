@@ -179,6 +179,7 @@ struct ps_sw {
 	uint64_t origin_ns, last_us, flush_ns, last_flush_ns;
 	uint64_t samples, raw, comp;
 	int err;                /* sticky: once output failed the stream is broken */
+	const struct ps_sw_sink *sink;  /* records go here instead of to zstd */
 	char err_msg[PS_ERRMSG_MAX]; /* why, repeated to every later call */
 };
 
@@ -205,10 +206,29 @@ static int sw_broken(struct ps_sw *w, struct ps_errmsg *e)
 	return ps_error(e, w->err, "%s", w->err_msg);
 }
 
+/* Hand a record (or PS_SW_SINK_FLUSH) to the sink; its first error
+ * breaks the writer, as an output error does. */
+static int sw_sink(struct ps_sw *w, uint64_t type, struct ps_errmsg *e)
+{
+	struct ps_errmsg we = { 0 };
+	int rc = w->sink->record(w->ctx, type, type ? w->pay.p : NULL, type ? w->pay.len : 0, &we);
+	if (rc) {
+		w->err = rc;
+		snprintf(w->err_msg, sizeof(w->err_msg), "%s", we.msg);
+		return ps_error(e, rc, "%s", we.msg);
+	}
+	if (type)
+		w->raw += w->pay.len;
+	return 0;
+}
+
 /* Hand the staged records to zstd with mode, writing what it produces. */
 static int sw_push(struct ps_sw *w, ZSTD_EndDirective mode, struct ps_errmsg *e)
 {
 	ZSTD_inBuffer in = { w->stage.p, w->stage.len, 0 };
+
+	if (w->sink)
+		return mode == ZSTD_e_flush ? sw_sink(w, PS_SW_SINK_FLUSH, e) : 0;
 
 	for (;;) {
 		ZSTD_outBuffer o = { w->out, w->out_cap, 0 };
@@ -242,6 +262,8 @@ static int sw_push(struct ps_sw *w, ZSTD_EndDirective mode, struct ps_errmsg *e)
 /* Stage a record of w->pay's payload. */
 static int sw_emit(struct ps_sw *w, uint64_t type, struct ps_errmsg *e)
 {
+	if (w->sink)
+		return sw_sink(w, type, e);
 	if (bb_reserve(&w->stage, 2 * PS_VARINT_MAX + w->pay.len))
 		return ps_error(e, PS_ENOMEM, "out of memory staging a %s record", ps_stream_rec_name(type));
 	bb_uv(&w->stage, type);
@@ -342,30 +364,32 @@ static int sw_init_zstd(struct ps_sw *w, const struct ps_sw_opts *o, struct ps_e
 	return 0;
 }
 
-/* fd >= 0: write there (ctx unused). */
-static int sw_open(ps_sw_write_fn fn, void *ctx, int fd, const struct ps_stream_header *h,
-		   const struct ps_sw_opts *opts, struct ps_sw **out,
-		   struct ps_errmsg *e)
+/* fd >= 0: write there (ctx unused); sink: hand records there (fn unused). */
+static int sw_open(ps_sw_write_fn fn, const struct ps_sw_sink *sink, void *ctx, int fd,
+		   const struct ps_stream_header *h, const struct ps_sw_opts *opts,
+		   struct ps_sw **out, struct ps_errmsg *e)
 {
 	struct ps_sw *w;
 	int rc;
 
 	*out = NULL;
-	if (!fn || !h)
+	if ((!fn && !sink) || !h)
 		return ps_error(e, PS_EUSAGE, "stream writer needs an output and a header");
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return ps_error(e, PS_ENOMEM, "out of memory for the stream writer");
 	w->fn = fn;
+	w->sink = sink;
 	w->ctx = fd >= 0 ? &w->fd : ctx;
 	w->fd = fd;
 	w->origin_ns = w->last_flush_ns = h->mono_origin_ns;
 	w->flush_ns = (uint64_t)(opts && opts->flush_ms ? opts->flush_ms : 1000) * 1000000;
-	rc = sw_init_zstd(w, opts, e);
+	rc = sink ? 0 : sw_init_zstd(w, opts, e);
 	if (!rc && bb_reserve(&w->stage, PS_STREAM_SIGNATURE_LEN))
 		rc = ps_error(e, PS_ENOMEM, "out of memory for the stream writer");
 	if (!rc) {
-		bb_put(&w->stage, PS_STREAM_SIGNATURE, PS_STREAM_SIGNATURE_LEN);
+		if (!sink)
+			bb_put(&w->stage, PS_STREAM_SIGNATURE, PS_STREAM_SIGNATURE_LEN);
 		rc = sw_header(w, h, e);
 	}
 	/* a reader on a pipe can open as soon as we did */
@@ -383,7 +407,20 @@ int ps_sw_open_cb(ps_sw_write_fn fn, void *ctx, const struct ps_stream_header *h
 		  const struct ps_sw_opts *opts, struct ps_sw **out,
 		  struct ps_errmsg *e)
 {
-	return sw_open(fn, ctx, -1, h, opts, out, e);
+	return sw_open(fn, NULL, ctx, -1, h, opts, out, e);
+}
+
+int ps_sw_open_sink(const struct ps_sw_sink *sink, void *ctx, const struct ps_stream_header *h,
+		    const struct ps_sw_opts *opts, struct ps_sw **out, struct ps_errmsg *e)
+{
+	if (!sink || !sink->record) {
+		if (sink && sink->free)
+			sink->free(ctx);
+		return ps_error(e, PS_EUSAGE, "stream writer needs a sink");
+	}
+	int rc = sw_open(NULL, sink, ctx, -1, h, opts, out, e);
+	/* sw_open freed w (and with it ctx) on error */
+	return rc;
 }
 
 int ps_sw_open_fd(int fd, const struct ps_stream_header *h,
@@ -392,7 +429,7 @@ int ps_sw_open_fd(int fd, const struct ps_stream_header *h,
 {
 	if (fd < 0)
 		return ps_error(e, PS_EUSAGE, "stream writer needs a file descriptor");
-	return sw_open(fd_write, NULL, fd, h, opts, out, e);
+	return sw_open(fd_write, NULL, NULL, fd, h, opts, out, e);
 }
 
 static int table_full(struct ps_errmsg *e, const char *what, uint32_t max)
@@ -682,6 +719,8 @@ void ps_sw_free(struct ps_sw *w)
 {
 	if (!w)
 		return;
+	if (w->sink && w->sink->free)
+		w->sink->free(w->ctx);
 	ZSTD_freeCCtx(w->cz);
 	free(w->out);
 	free(w->stage.p);

@@ -1,13 +1,19 @@
-/* pyspy-dump: print the Python stack of every thread of a running process.
+/* pyspy-dump: print the Python stack of every thread of a running process,
+ * or of a recording at a given time.
  *
  *   pyspy-dump --pid 1234 [--locals] [--json] [--nonblocking]
+ *   pyspy-dump --at 14:02:30 run.db [--json]
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ps_cli.h"
+#include "ps_filter.h"
+#include "ps_input.h"
 #include "ps_proc.h"
 #include "ps_pyobj.h"
 #include "ps_stack.h"
@@ -20,6 +26,8 @@
 struct opts {
 	pid_t pid;
 	int json, locals, nonblocking, force_scan;
+	const char *at;         /* --at TIME: from a recording */
+	const char *file;       /* the recording (a stream or a capture) */
 };
 
 /* Locals are rendered while the target is paused, printed after. */
@@ -39,8 +47,12 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pyspy-dump --pid PID [options]\n"
-		"Print the Python stack of every thread of a running process.\n\n"
+		"       pyspy-dump --at TIME [--json] FILE\n"
+		"Print the Python stack of every thread of a running process, or of a\n"
+		"recording (a stream or a capture) at its first sample at or after TIME.\n\n"
 		"  -p, --pid PID      process to read\n"
+		"  -a, --at TIME      FILE: seconds from the start, or a local time\n"
+		"                     (14:02, 14:02:30, 2026-11-22 14:02:30)\n"
 		"  -l, --locals       show each frame's arguments and local variables\n"
 		"  -j, --json         print JSON instead of text\n"
 		"  -n, --nonblocking  do not pause the process (stacks may be inconsistent)\n"
@@ -55,13 +67,15 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "pid", required_argument, 0, 'p' },   { "locals", no_argument, 0, 'l' },
 		{ "json", no_argument, 0, 'j' },        { "nonblocking", no_argument, 0, 'n' },
 		{ "force-scan", no_argument, 0, 'S' },  { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },     { 0, 0, 0, 0 },
+		{ "version", no_argument, 0, 'V' },     { "at", required_argument, 0, 'a' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:ljnhV", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:a:ljnhV", longs, NULL)) != -1) {
 		switch (c) {
 		case 'p': o->pid = ps_cli_pid(optarg); break;
+		case 'a': o->at = optarg; break;
 		case 'l': o->locals = 1; break;
 		case 'j': o->json = 1; break;
 		case 'n': o->nonblocking = 1; break;
@@ -71,10 +85,28 @@ static void parse(int argc, char **argv, struct opts *o)
 		default: ps_cli_bad_option(c, argv);
 		}
 	}
+	if (o->at && optind < argc)
+		o->file = argv[optind++];
+	if (o->at) {
+		struct tm tm;
+		double sec;
+		int has_date;
+		if (!strchr(o->at, ':'))
+			ps_cli_nonneg(o->at, "--at");
+		else if (ps_filter_parse_clock(o->at, &tm, &sec, &has_date))
+			ps_cli_usage_error("invalid --at '%s': give seconds from the start or a local "
+					   "time (14:02, 14:02:30, 2026-11-22 14:02:30)", o->at);
+	}
 	if (optind < argc)
 		ps_cli_usage_error("unexpected argument '%s'", argv[optind]);
-	if (!o->pid)
-		ps_cli_usage_error("which process? give --pid PID");
+	if (o->at && o->pid)
+		ps_cli_usage_error("give either --pid PID or --at TIME FILE, not both");
+	if (o->at && !o->file)
+		ps_cli_usage_error("--at needs a recording: --at TIME FILE");
+	if (o->at && (o->locals || o->nonblocking))
+		ps_cli_usage_error("--locals and --nonblocking are for a live process");
+	if (!o->pid && !o->at)
+		ps_cli_usage_error("which process? give --pid PID (or --at TIME FILE)");
 }
 
 static void collect_locals(struct ps_proc *p, const struct ps_frame *f, struct frame_locals *fl)
@@ -256,6 +288,226 @@ static int take(struct ps_proc *p, const struct opts *o, struct ps_snapshot *s,
 	return rc;
 }
 
+/* ---- --at: a recording ------------------------------------------------- */
+
+/* One thread of the round: what the sample said, frames copied (the
+ * reader reuses its array). */
+struct at_thread {
+	const struct ps_sr_thread *t;
+	unsigned flags;
+	uint32_t depth;
+	const struct ps_stream_frame **frames;  /* root first */
+};
+
+struct at_round {
+	uint64_t time_ns;
+	struct at_thread *v;
+	size_t n;
+};
+
+static void at_frame_text(const struct ps_stream_frame *f)
+{
+	const char *name = f->qualname ? f->qualname : f->function;
+	if (f->file)
+		printf("    %s (%s:%u)\n", name, f->file, f->line);
+	else
+		printf("    %s\n", name);
+}
+
+static void at_when(const struct ps_stream_header *h, uint64_t t_ns, char *buf, size_t cap)
+{
+	int64_t ns = h->wall_start_ns + (int64_t)(t_ns - h->mono_origin_ns);
+	time_t sec = (time_t)(ns / 1000000000);
+	struct tm tm;
+	char day[32] = "?";
+	if (localtime_r(&sec, &tm))
+		strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &tm);
+	snprintf(buf, cap, "%s.%03d", day, (int)(ns % 1000000000 / 1000000));
+}
+
+static void at_text(const struct ps_stream_header *h, const char *name, const struct at_round *r)
+{
+	char when[64];
+	at_when(h, r->time_ns, when, sizeof(when));
+	printf("Process %u:", h->pid);
+	for (uint32_t i = 0; i < h->argc; i++)
+		printf(" %s", h->argv[i]);
+	printf("\nPython v%s (recorded in %s: sample at %.3f s, %s)\n",
+	       h->python_version[0] ? h->python_version : "?", name,
+	       (double)(r->time_ns - h->mono_origin_ns) / 1e9, when);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct at_thread *t = &r->v[i];
+		printf("\nThread %u (%s%s)", t->t->tid, t->flags & PS_SAMPLE_IDLE ? "idle" : "active",
+		       t->flags & PS_SAMPLE_GIL ? "+gil" : "");
+		if (t->t->pid != h->pid)
+			printf(" of process %u", t->t->pid);
+		if (t->t->name)
+			printf(": \"%s\"", t->t->name);
+		printf("\n");
+		for (uint32_t j = t->depth; j-- > 0;)
+			at_frame_text(t->frames[j]);
+	}
+}
+
+static void at_json(const struct ps_stream_header *h, const char *name, const struct at_round *r)
+{
+	char when[64];
+	at_when(h, r->time_ns, when, sizeof(when));
+	printf("{\"pid\": %u, \"command\": [", h->pid);
+	for (uint32_t i = 0; i < h->argc; i++) {
+		fputs(i ? ", " : "", stdout);
+		json_str(h->argv[i]);
+	}
+	fputs("], \"python\": {\"version\": ", stdout);
+	json_str(h->python_version);
+	fputs("}, \"recording\": ", stdout);
+	json_str(name);
+	printf(", \"time\": %.6f, \"wall\": ", (double)(r->time_ns - h->mono_origin_ns) / 1e9);
+	json_str(when);
+	fputs(",\n \"threads\": [", stdout);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct at_thread *t = &r->v[i];
+		printf("%s{\"pid\": %u, \"tid\": %u, \"name\": ", i ? ",\n  " : "\n  ", t->t->pid,
+		       t->t->tid);
+		json_str(t->t->name);
+		printf(", \"gil\": %s, \"idle\": %s, \"frames\": [",
+		       t->flags & PS_SAMPLE_GIL ? "true" : "false",
+		       t->flags & PS_SAMPLE_IDLE ? "true" : "false");
+		for (uint32_t j = t->depth, k = 0; j-- > 0; k++) {
+			const struct ps_stream_frame *f = t->frames[j];
+			fputs(k ? ",\n    {\"function\": " : "\n    {\"function\": ", stdout);
+			json_str(f->function);
+			fputs(", \"qualname\": ", stdout);
+			json_str(f->qualname);
+			fputs(", \"file\": ", stdout);
+			json_str(f->file);
+			printf(", \"line\": %u}", f->line);
+		}
+		fputs("]}", stdout);
+	}
+	fputs("]}\n", stdout);
+}
+
+static int at_add(struct at_round *r, const struct ps_sr_sample *s)
+{
+	struct at_thread *v = realloc(r->v, (r->n + 1) * sizeof(*v));
+	if (!v)
+		return PS_ENOMEM;
+	r->v = v;
+	struct at_thread *t = &v[r->n++];
+	t->t = s->thread;
+	t->flags = s->flags;
+	t->depth = s->depth;
+	t->frames = malloc((s->depth ? s->depth : 1) * sizeof(*t->frames));
+	if (!t->frames)
+		return PS_ENOMEM;
+	memcpy(t->frames, s->frames, s->depth * sizeof(*t->frames));
+	return 0;
+}
+
+/* The first round of samples the filter accepts: all samples at its time. */
+static int at_read(struct ps_input *in, const struct ps_filter *f, struct at_round *r,
+		   struct ps_errmsg *e)
+{
+	struct ps_sr_record rec;
+	uint64_t origin = ps_sr_header(in->r)->mono_origin_ns;
+	int rc;
+	while ((rc = ps_sr_next(in->r, &rec, e)) == PS_OK) {
+		if (rec.type != PS_REC_SAMPLE || !ps_filter_accept(f, &rec.sample, origin))
+			continue;
+		if (r->n && rec.sample.time_ns != r->time_ns)
+			return PS_OK;
+		r->time_ns = rec.sample.time_ns;
+		if (at_add(r, &rec.sample))
+			return ps_error(e, PS_ENOMEM, "out of memory");
+	}
+	return rc == PS_STREAM_EOF ? PS_OK : rc;
+}
+
+/* Open at the window [TIME, TIME + span) (a capture then re-reads just
+ * that); span 0: to the end. A wall-clock TIME needs the recording's start,
+ * so it is resolved by a first open of an empty window. */
+static int at_open(const struct opts *o, double span, struct ps_input *in, struct ps_filter *f,
+		   struct ps_errmsg *e)
+{
+	struct ps_input_opts io = { .path = o->file, .filter = f };
+	memset(f, 0, sizeof(*f));
+	f->idle = 1; /* every thread, idle or not */
+	ps_filter_option(f, PS_OPT_FROM, o->at);
+	if (span > 0)
+		ps_filter_option(f, PS_OPT_TO, o->at);
+	int rc = ps_input_open(&io, in, e);
+	if (rc || span <= 0)
+		return rc;
+	double from = f->from_s;
+	ps_input_close(in);
+	memset(f, 0, sizeof(*f));
+	*f = (struct ps_filter){ .idle = 1, .from_set = 1, .from_s = from, .to_set = 1,
+				 .to_s = from + span };
+	return ps_input_open(&io, in, e);
+}
+
+static void at_free(struct at_round *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->v[i].frames);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+static int at_print(const struct opts *o, struct ps_input *in, const struct at_round *r, int rc,
+		    const struct ps_errmsg *e)
+{
+	int status = rc && rc != PS_STREAM_TRUNCATED ? PS_EXIT_FAIL : PS_EXIT_OK;
+	if (rc == PS_STREAM_TRUNCATED)
+		ps_cli_error("'%s' is truncated (%s); looked at the samples before the cut", in->name,
+			     e->msg);
+	else if (rc)
+		ps_cli_error("'%s': %s", in->name, e->msg);
+	if (status == PS_EXIT_OK && !r->n) {
+		ps_cli_error("no sample at or after %s in '%s'", o->at, in->name);
+		status = PS_EXIT_FAIL;
+	} else if (status == PS_EXIT_OK && o->json) {
+		at_json(ps_sr_header(in->r), in->name, r);
+	} else if (status == PS_EXIT_OK) {
+		at_text(ps_sr_header(in->r), in->name, r);
+	}
+	ps_input_note(in);
+	errno = 0;
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		ps_cli_write_error("stdout");
+		status = PS_EXIT_FAIL;
+	}
+	return status;
+}
+
+static int run_at(const struct opts *o)
+{
+	struct ps_errmsg e = { 0 };
+	struct ps_filter f;
+	struct ps_input in;
+	struct at_round r = { 0 };
+	/* the next minute first; past a longer gap, the rest */
+	int whole = !strcmp(o->file, "-");
+	int rc = at_open(o, whole ? 0 : 60, &in, &f, &e);
+	if (!rc)
+		rc = at_read(&in, &f, &r, &e);
+	if (!rc && !r.n && !whole) {
+		ps_input_close(&in);
+		rc = at_open(o, 0, &in, &f, &e);
+		if (!rc)
+			rc = at_read(&in, &f, &r, &e);
+	}
+	if (rc && !in.r) {
+		ps_cli_error("%s", e.msg);
+		return PS_EXIT_FAIL;
+	}
+	int status = at_print(o, &in, &r, rc, &e);
+	at_free(&r);
+	ps_input_close(&in);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -266,6 +518,8 @@ int main(int argc, char **argv)
 
 	ps_cli_init("pyspy-dump");
 	parse(argc, argv, &o);
+	if (o.at)
+		return run_at(&o);
 	int rc = ps_proc_open(&p, o.pid, o.force_scan ? PS_OPEN_FORCE_SCAN : 0, &e);
 	if (rc) {
 		ps_cli_error("%s", e.msg);

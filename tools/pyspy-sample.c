@@ -24,6 +24,7 @@ struct opts {
 	const char *output;     /* NULL: stdout */
 	double rate, duration;
 	int nonblocking, gil, idle, no_idle, quiet, force_scan;
+	int sqlite;             /* write an indexed capture (pyspy-capture(5)) */
 };
 
 static void usage(FILE *f)
@@ -34,7 +35,9 @@ static void usage(FILE *f)
 		"Record the Python stacks of a running program into a sample stream\n"
 		"(see pyspy-stream(5)); analyse it with pyspy-fold and friends.\n\n"
 		"  -p, --pid PID         sample a running process\n"
-		"  -o, --output FILE     write the stream to FILE (default: standard output)\n"
+		"  -o, --output FILE     write the stream to FILE (default: standard output);\n"
+		"                        FILE.db is an indexed capture (sqlite3, pyspy-capture(5))\n"
+		"      --format FMT      stream (default) or sqlite, whatever FILE is called\n"
 		"  -r, --rate HZ         samples per second (default 100)\n"
 		"  -d, --duration SECS   stop after SECS seconds (default: until the target exits)\n"
 		"      --nonblocking     never pause the target (samples may be inconsistent)\n"
@@ -48,15 +51,30 @@ static void usage(FILE *f)
 		"complete stream. In launch mode, exits with the command's exit status.\n");
 }
 
+/* Captures by extension: .db, .sqlite, .sqlite3. */
+static int is_db_name(const char *path)
+{
+	static const char *const ext[] = { ".db", ".sqlite", ".sqlite3" };
+	size_t n = path ? strlen(path) : 0;
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		size_t k = strlen(ext[i]);
+		if (n > k && !strcmp(path + n - k, ext[i]))
+			return 1;
+	}
+	return 0;
+}
+
 static void parse(int argc, char **argv, struct opts *o)
 {
-	enum { NONBLOCKING = 256, GIL, IDLE, NO_IDLE, FORCE_SCAN };
+	enum { NONBLOCKING = 256, GIL, IDLE, NO_IDLE, FORCE_SCAN, FORMAT };
+	const char *format = NULL;
 	static const struct option longs[] = {
 		{ "pid", required_argument, 0, 'p' },      { "output", required_argument, 0, 'o' },
 		{ "rate", required_argument, 0, 'r' },     { "duration", required_argument, 0, 'd' },
 		{ "nonblocking", no_argument, 0, NONBLOCKING }, { "gil", no_argument, 0, GIL },
 		{ "idle", no_argument, 0, IDLE },          { "no-idle", no_argument, 0, NO_IDLE },
 		{ "force-scan", no_argument, 0, FORCE_SCAN }, { "quiet", no_argument, 0, 'q' },
+		{ "format", required_argument, 0, FORMAT },
 		{ "help", no_argument, 0, 'h' },           { "version", no_argument, 0, 'V' },
 		{ 0, 0, 0, 0 },
 	};
@@ -74,6 +92,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case IDLE: o->idle = 1; break;
 		case NO_IDLE: o->no_idle = 1; break;
 		case FORCE_SCAN: o->force_scan = 1; break;
+		case FORMAT: format = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
@@ -88,10 +107,17 @@ static void parse(int argc, char **argv, struct opts *o)
 		ps_cli_usage_error("what to sample? give --pid PID or -- COMMAND");
 	if (o->idle && o->no_idle)
 		ps_cli_usage_error("--idle and --no-idle contradict each other");
+	if (format && strcmp(format, "sqlite") && strcmp(format, "stream"))
+		ps_cli_usage_error("unknown --format '%s' (stream or sqlite)", format);
+	o->sqlite = format ? !strcmp(format, "sqlite") : is_db_name(o->output);
+	if (o->sqlite && (!o->output || !strcmp(o->output, "-")))
+		ps_cli_usage_error("a capture (sqlite) needs a file: give -o FILE.db");
 }
 
 static int open_output(const struct opts *o)
 {
+	if (o->sqlite)
+		return -1; /* created when the target opens (ps_db_create) */
 	if (!o->output || strcmp(o->output, "-") == 0) {
 		if (isatty(STDOUT_FILENO)) {
 			ps_cli_error("refusing to write a binary stream to a terminal; "
@@ -128,7 +154,8 @@ static int run(const struct opts *o, int fd)
 	pid_t pid = o->pid;
 	struct ps_record_opts ro = { .gil_only = o->gil, .drop_idle = o->no_idle,
 				     .rate_hz = (uint32_t)(o->rate + 0.5),
-				     .sampler = "pyspy-sample " PS_VERSION };
+				     .sampler = "pyspy-sample " PS_VERSION,
+				     .db_path = o->sqlite ? o->output : NULL };
 	ps_record_init(&rec, fd, &ro);
 	if (o->cmd && ps_launch(o->cmd, &pid, &e)) {
 		ps_cli_error("%s", e.msg);
@@ -170,7 +197,7 @@ int main(int argc, char **argv)
 	parse(argc, argv, &o);
 	int fd = open_output(&o);
 	int status = run(&o, fd);
-	if (fd != STDOUT_FILENO) {
+	if (fd >= 0 && fd != STDOUT_FILENO) {
 		struct stat sb;
 		if (close(fd) != 0 && status == PS_EXIT_OK) {
 			ps_cli_error("cannot write '%s': %s", o.output, strerror(errno));

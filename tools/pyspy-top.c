@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ps_cli.h"
+#include "ps_input.h"
 #include "ps_sampler.h"
 #include "ps_stream.h"
 #include "ps_top.h"
@@ -530,32 +531,26 @@ static int run_replay(struct app *a)
 {
 	const struct opts *o = a->o;
 	struct ps_errmsg e = { 0 };
-	struct ps_sr *r;
 	struct ps_sr_record rec;
-	int fd = STDIN_FILENO;
-	const char *name = "stdin";
-	if (strcmp(o->file, "-") != 0) {
-		name = o->file;
-		fd = open(o->file, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			ps_cli_error("cannot open '%s': %s", o->file, strerror(errno));
-			return PS_EXIT_FAIL;
-		}
-	}
-	if (ps_sr_open_fd(fd, &r, &e)) {
-		ps_cli_error("'%s': %s", name, e.msg);
+	/* a stream or a capture (.db), read alike */
+	struct ps_input_opts io = { .path = o->file };
+	struct ps_input in;
+	if (ps_input_open(&io, &in, &e)) {
+		ps_cli_error("%s", e.msg);
 		return PS_EXIT_FAIL;
 	}
+	struct ps_sr *r = in.r;
+	const char *name = in.name;
 	const struct ps_stream_header *h = ps_sr_header(r);
 	char cmd[480];
 	join_args(cmd, sizeof(cmd), (int)h->argc, h->argv);
-	snprintf(a->target, sizeof(a->target), "%s (process %u: %s)", name, h->pid, cmd);
+	snprintf(a->target, sizeof(a->target), "%.200s (process %u: %.280s)", name, h->pid, cmd);
 	snprintf(a->version, sizeof(a->version), "%s", h->python_version);
 	a->rate = h->rate_hz ? h->rate_hz : 100;
 	a->t0 = a->now = a->last_draw = h->mono_origin_ns;
 	int plain = !o->summary && !isatty(STDOUT_FILENO);
 	if (!o->summary && !plain && ui_open(a)) {
-		ps_sr_free(r);
+		ps_input_close(&in);
 		return PS_EXIT_FAIL;
 	}
 	uint64_t wall0 = ps_now_ns();
@@ -584,9 +579,9 @@ static int run_replay(struct app *a)
 		ps_cli_write_error("stdout");
 		status = PS_EXIT_FAIL;
 	}
-	ps_sr_free(r);
-	if (fd != STDIN_FILENO)
-		close(fd);
+	if (rc == PS_STREAM_EOF)
+		ps_input_note(&in);
+	ps_input_close(&in);
 	return status;
 }
 
