@@ -1,11 +1,12 @@
 /* pyspy: a front command with py-spy's habits, over the pyspy-* tools.
  *
- *   pyspy record [-o FILE] [--format flamegraph|speedscope|raw|pss] ... (--pid N | -- cmd...)
+ *   pyspy record [-o FILE] [--format flamegraph|speedscope|raw|pss|sqlite] ... (--pid N | -- cmd...)
  *   pyspy top ...     (pyspy-top)
  *   pyspy dump ...    (pyspy-dump)
  *
  * record runs pyspy-sample into a temporary stream, then the converter for
- * the format: two processes, never one per sample. The tools are looked for
+ * the format: two processes, never one per sample (an sqlite capture is
+ * written by pyspy-sample itself). The tools are looked for
  * beside this program first, then on PATH. */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,13 +25,15 @@
 
 struct format {
 	const char *name, *tool, *suffix;
+	int direct;     /* pyspy-sample writes it (--format sqlite) */
 };
 
 static const struct format formats[] = {
-	{ "flamegraph", "pyspy-svg", "svg" },
-	{ "speedscope", "pyspy-speedscope", "speedscope.json" },
-	{ "raw", "pyspy-fold", "txt" },
-	{ "pss", NULL, "pss" },
+	{ "flamegraph", "pyspy-svg", "svg", 0 },
+	{ "speedscope", "pyspy-speedscope", "speedscope.json", 0 },
+	{ "raw", "pyspy-fold", "txt", 0 },
+	{ "pss", NULL, "pss", 0 },
+	{ "sqlite", NULL, "db", 1 },
 };
 
 static void usage(FILE *f)
@@ -43,16 +46,19 @@ static void usage(FILE *f)
 		"pyspy-speedscope, pyspy-fold, pyspy-top and pyspy-dump.\n\n"
 		"record options:\n"
 		"  -o, --output FILE     where to write (default profile.svg, profile.speedscope.json,\n"
-		"                        profile.txt or profile.pss by format)\n"
-		"  -f, --format FMT      flamegraph (default), speedscope, raw (collapsed stacks), pss\n"
+		"                        profile.txt, profile.pss or profile.db by format)\n"
+		"  -f, --format FMT      flamegraph (default), speedscope, raw (collapsed stacks),\n"
+		"                        pss (the sample stream), sqlite (an indexed capture)\n"
 		"  -p, --pid PID         record a running process\n"
 		"  -r, --rate HZ         samples per second (default 100)\n"
 		"  -d, --duration SECS   stop after SECS seconds (default: until exit or Ctrl-C)\n"
-		"      --gil             only threads holding the GIL\n"
-		"      --idle            include idle samples\n"
+		"  -g, --gil             only threads holding the GIL\n"
+		"  -i, --idle            include idle samples\n"
 		"      --nonblocking     never pause the target\n"
-		"      --threads         a root frame per thread\n"
+		"  -t, --threads         a root frame per thread\n"
 		"      --nolineno        aggregate by function, without line numbers\n"
+		"  -n, --native          native frames too (C extensions between Python calls)\n"
+		"  -s, --subprocesses    also record the target's Python child processes\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n");
 }
@@ -133,12 +139,10 @@ static void push(char **v, int *n, int cap, char *a)
 
 static const struct format *find_format(const char *name)
 {
-	if (strcmp(name, "sqlite") == 0)
-		ps_cli_usage_error("--format sqlite is not implemented yet");
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
 		if (strcmp(formats[i].name, name) == 0)
 			return &formats[i];
-	ps_cli_usage_error("unknown format '%s' (flamegraph, speedscope, raw or pss)", name);
+	ps_cli_usage_error("unknown format '%s' (flamegraph, speedscope, raw, pss or sqlite)", name);
 }
 
 static void parse_record(int argc, char **argv, struct record_opts *o)
@@ -158,7 +162,7 @@ static void parse_record(int argc, char **argv, struct record_opts *o)
 	o->fmt = &formats[0];
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:o:f:p:r:d:hV", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:o:f:p:r:d:nsgithV", longs, NULL)) != -1) {
 		switch (c) {
 		case 'o': o->output = optarg; break;
 		case 'f': o->fmt = find_format(optarg); break;
@@ -172,13 +176,18 @@ static void parse_record(int argc, char **argv, struct record_opts *o)
 		case 'd': ps_cli_positive(optarg, "duration");
 			  push(o->sample_args, &o->nsample, MAX_ARGS, "--duration");
 			  push(o->sample_args, &o->nsample, MAX_ARGS, optarg); break;
+		case 'g':
 		case GIL: push(o->sample_args, &o->nsample, MAX_ARGS, "--gil"); break;
 		case NONBLOCKING: push(o->sample_args, &o->nsample, MAX_ARGS, "--nonblocking"); break;
+		case 'i':
 		case IDLE: push(o->convert_args, &o->nconvert, 8, "--idle"); break;
+		case 't':
 		case THREADS: push(o->convert_args, &o->nconvert, 8, "--threads"); break;
 		case NOLINENO: push(o->convert_args, &o->nconvert, 8, "--no-lines"); break;
-		case NATIVE: ps_cli_usage_error("--native is not implemented yet");
-		case SUBPROC: ps_cli_usage_error("--subprocesses is not implemented yet");
+		case 'n':
+		case NATIVE: push(o->sample_args, &o->nsample, MAX_ARGS, "--native"); break;
+		case 's':
+		case SUBPROC: push(o->sample_args, &o->nsample, MAX_ARGS, "--subprocesses"); break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
 		default: ps_cli_bad_option(c, argv);
@@ -190,14 +199,18 @@ static void parse_record(int argc, char **argv, struct record_opts *o)
 		ps_cli_usage_error("what to record? give --pid PID or -- COMMAND");
 }
 
-/* pyspy-sample into tmp; its wait status. Ctrl-C reaches the sampler (and a
+/* pyspy-sample into path; its wait status. Ctrl-C reaches the sampler (and a
  * launched command) through the terminal; we wait for the clean end. */
-static int record_sample(struct record_opts *o, char *tmp)
+static int record_sample(struct record_opts *o, char *path)
 {
-	char *args[MAX_ARGS + 8];
+	char *args[MAX_ARGS + 10];
 	int n = 0;
 	args[n++] = "-o";
-	args[n++] = tmp;
+	args[n++] = path;
+	if (o->fmt->direct) {
+		args[n++] = "--format";
+		args[n++] = (char *)o->fmt->name;
+	}
 	for (int i = 0; i < o->nsample; i++)
 		args[n++] = o->sample_args[i];
 	if (o->cmd) {
@@ -245,21 +258,38 @@ static int record_convert(struct record_opts *o, const char *tmp)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : PS_EXIT_FAIL;
 }
 
+static int exit_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status)
+	     : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : PS_EXIT_FAIL;
+}
+
+/* A format pyspy-sample writes itself, straight to the output. */
+static int record_direct(struct record_opts *o)
+{
+	int code = exit_code(record_sample(o, (char *)o->output));
+	if (access(o->output, F_OK) == 0)   /* else pyspy-sample said why */
+		fprintf(stderr, "pyspy: wrote %s\n", o->output);
+	else if (!code)
+		code = PS_EXIT_FAIL;
+	return code;
+}
+
 static int record(int argc, char **argv)
 {
 	struct record_opts o = { 0 };
 	char outbuf[64], tmp[] = "/tmp/pyspy-record-XXXXXX";
 	parse_record(argc, argv, &o);
 	default_output(&o, outbuf, sizeof(outbuf));
+	if (o.fmt->direct)
+		return record_direct(&o);
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
 		ps_cli_error("cannot create a temporary file: %s", strerror(errno));
 		return PS_EXIT_FAIL;
 	}
 	close(fd);
-	int status = record_sample(&o, tmp);
-	int code = WIFEXITED(status) ? WEXITSTATUS(status)
-		 : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : PS_EXIT_FAIL;
+	int code = exit_code(record_sample(&o, tmp));
 	FILE *f = fopen(tmp, "rb");
 	int empty = !f || fgetc(f) == EOF;
 	if (f)

@@ -1084,9 +1084,28 @@ def test_front(python):
         p.append('pyspy record -f speedscope: %s (%s)' % (e, short(r.err)))
     results.append(('front record speedscope', p))
 
+    db = tmp('front.db')
+    r = run_tool(front, ['record', '-f', 'sqlite', '-o', db, '-t', '-i', '--', python,
+                         TARGET_HOT, '1', '4'], timeout=TOOL_TIMEOUT)
     p = []
-    for args, want in ((['record', '--native', '--pid', '1'], 2),
-                       (['record', '--format', 'bogus', '--pid', '1'], 2),
+    if r.rc != 4:
+        p.append('pyspy record -f sqlite: exit %s, expected 4 (the command\'s): %s'
+                 % (r.rc, short(r.err)))
+    elif 'wrote %s' % db not in r.err:
+        p.append('pyspy record -f sqlite does not say where the file went: %s' % short(r.err))
+    else:
+        with open(db, 'rb') as f:
+            if not f.read(16).startswith(b'SQLite format 3'):
+                p.append('pyspy record -f sqlite wrote no SQLite file')
+        _, fold, fp = fold_tool([db])
+        p += ['folding the capture: %s' % x for x in fp]
+        if fold is not None and count_with(fold, 'hot', TARGET_HOT) < 40:
+            p.append('the capture has %d samples in hot()' % count_with(fold, 'hot', TARGET_HOT))
+    results.append(('front record sqlite', p))
+
+    p = []
+    for args, want in ((['record', '--format', 'bogus', '--pid', '1'], 2),
+                       (['record', '--rate', 'fast', '--pid', '1'], 2),
                        (['frobnicate'], 2)):
         r = run_tool(front, args, timeout=TOOL_TIMEOUT)
         if r.rc != want or len(r.err.strip().splitlines()) != 1:
