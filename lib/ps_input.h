@@ -16,6 +16,7 @@ struct ps_input_opts {
 	double rate_hz;         /* live: rate (0: 100) */
 	int nonblocking;        /* live: never pause the target */
 	int quiet;              /* live: no status line */
+	int subprocesses;       /* live: its python descendants too */
 };
 
 struct ps_input {
@@ -38,7 +39,7 @@ int ps_input_each(struct ps_input *in, const struct ps_filter *f, ps_input_sampl
 		  void *ctx, struct ps_errmsg *e);
 
 /* The analysis tools' options for input (--pid, --duration, --rate,
- * --nonblocking); tools add them to their tables. */
+ * --nonblocking, --subprocesses); tools add them to their tables. */
 extern const struct option ps_input_longopts[];
 extern const char ps_input_help[];
 enum {
@@ -46,6 +47,7 @@ enum {
 	PS_OPT_DURATION,
 	PS_OPT_RATE,
 	PS_OPT_NONBLOCKING,
+	PS_OPT_SUBPROCESSES,
 };
 /* 1 if opt was an input option (in which case it fills o), else 0. */
 int ps_input_option(struct ps_input_opts *o, int opt, const char *arg);
