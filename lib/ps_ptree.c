@@ -30,7 +30,8 @@ int ps_pstat_parse(const char *line, struct ps_pstat *st)
 	for (; field < 52 && *p; field++) {
 		char *end;
 		errno = 0;
-		long long x = strtoll(p, &end, 10); /* some fields are signed */
+		/* unsigned: rsslim is 2^64-1; signed fields (nice) wrap */
+		unsigned long long x = strtoull(p, &end, 10);
 		if (end == p || errno)
 			break;
 		v[field] = (uint64_t)x;
@@ -39,6 +40,7 @@ int ps_pstat_parse(const char *line, struct ps_pstat *st)
 	if (field <= 22)
 		return PS_EINVAL; /* no start time: not a stat line we know */
 	st->ppid = (pid_t)v[4];
+	st->exiting = (v[9] & 0x4) != 0; /* PF_EXITING */
 	st->start = v[22];
 	/* 28 startstack, 48 arg_start, 49 arg_end: randomised per exec (and
 	 * different for another command line even without randomisation) */
@@ -125,8 +127,9 @@ static int scan_edges(struct edge **out, size_t *n)
 		struct ps_pstat st;
 		int pid = atoi(de->d_name);
 		if (pid <= 0 || read_stat(de->d_name, buf, sizeof(buf)) != PS_OK ||
-		    ps_pstat_parse(buf, &st) != PS_OK || st.state == 'Z' || st.state == 'X')
-			continue; /* gone while we looked, or dead */
+		    ps_pstat_parse(buf, &st) != PS_OK || st.state == 'Z' || st.state == 'X' ||
+		    st.exiting)
+			continue; /* gone while we looked, dead or dying */
 		if (*n == cap) {
 			size_t nc = cap ? cap * 2 : 256;
 			struct edge *nv = realloc(v, nc * sizeof(*nv));
@@ -189,7 +192,7 @@ static int children_file(const char *path, struct pidvec *q)
 			break;
 		struct ps_pstat st;
 		if (pid > 0 && ps_pstat_read((pid_t)pid, &st) == PS_OK && st.state != 'Z' &&
-		    st.state != 'X')
+		    st.state != 'X' && !st.exiting)
 			rc = push(q, (pid_t)pid);
 	}
 	return rc;

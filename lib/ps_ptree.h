@@ -26,6 +26,7 @@ int ps_ptree_have_children_files(void);
 struct ps_pstat {
 	pid_t ppid;
 	char state;             /* 'R', 'S', 'Z'... */
+	int exiting;            /* on its way out (it can not be stopped any more) */
 	uint64_t start;         /* start time, clock ticks after boot: with the
 				   pid, names one process (pids are reused) */
 	uint64_t image;         /* stack and argument addresses mixed: changes
@@ -42,8 +43,8 @@ int ps_pstat_parse(const char *line, struct ps_pstat *st);
 
 /* Every descendant of roots[0..nroots) (children, their children...), not
  * the roots themselves, each once, into a malloc'd array (*out, *n; free
- * it). Zombies are left out (their children, re-parented, are not theirs
- * any more). method: enum ps_ptree_method. */
+ * it). Zombies and exiting processes are left out (their children,
+ * re-parented, are not theirs any more). method: enum ps_ptree_method. */
 int ps_ptree_descendants(const pid_t *roots, size_t nroots, int method, pid_t **out,
 			 size_t *n);
 

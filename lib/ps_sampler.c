@@ -371,13 +371,22 @@ static void set_drop(struct procset *ps, size_t i, struct ps_sample_sink *sink, 
 	ps->m[i] = ps->m[--ps->n];
 }
 
+/* Whether pid is gone, dead or on its way out (a process that cannot be
+ * stopped any more, or whose interpreter is being torn down under us). */
+static int dying(pid_t pid)
+{
+	struct ps_pstat ps;
+	return ps_pstat_read(pid, &ps) != PS_OK || ps.state == 'Z' || ps.state == 'X' ||
+	       ps.exiting;
+}
+
 /* The member read the same program as when we found (or opened) it: 1 yes,
  * 0 it exec'd something else, -1 it is gone (or its pid is another's). */
 static int member_check(const struct member *m)
 {
 	struct ps_pstat now;
 	if (ps_pstat_read(m->pid, &now) != PS_OK || now.state == 'Z' || now.state == 'X' ||
-	    now.start != m->id.start)
+	    now.exiting || now.start != m->id.start)
 		return -1;
 	return now.image == m->id.image;
 }
@@ -401,9 +410,12 @@ static void member_open(struct member *m, const struct ps_sampler_opts *o,
 	struct ps_errmsg e = { 0 };
 	int rc = ps_proc_open(&m->p, m->pid, o->open_flags, &e);
 	if (rc == PS_OK && member_check(m) != 1) {
-		/* it exec'd (or left) while we read it: what we found is stale */
+		/* it exec'd (or left) while we read it: what we found is stale;
+		 * the program it runs now gets its own start-up time */
 		ps_proc_free(m->p);
 		m->p = NULL;
+		ps_pstat_read(m->pid, &m->id);
+		m->since = now;
 		rc = PS_ENOTREADY;
 	}
 	if (rc == PS_OK) {
@@ -501,7 +513,7 @@ static int vanished(struct loop *l, size_t i, uint64_t now)
 	struct member *m = &l->set.m[i];
 	if (i == 0) {
 		if (!target_gone(m->pid, l->child, l->st))
-			return 0;
+			return dying(m->pid); /* its exit comes next tick */
 		root_exited(l, now);
 		return 1;
 	}
@@ -520,9 +532,13 @@ static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 	struct ps_snapshot s;
 	struct ps_errmsg e = { 0 };
 	if (snapshot(m->p, l->o, &s, &m->nm, now, &e) == PS_OK) {
+		/* read errors in a process that was finalizing: not errors */
+		uint64_t errors = !s.errors ? 0
+				  : i > 0 ? (member_check(m) < 0 ? 0 : s.errors)
+				  : dying(m->pid) ? 0 : s.errors;
 		l->st->samples++;
-		l->st->errors += s.errors;
-		m->pending_errors += s.errors;
+		l->st->errors += errors;
+		m->pending_errors += errors;
 		/* stamped with the tick's deadline, not the instant the read
 		 * began: regular times compress to almost nothing, and lateness
 		 * is reported by LATE events */
