@@ -15,7 +15,8 @@ Per interpreter:
             under its own pid and command line), a `sleep` child (ignored
             without a word: stderr is the summary line only), children
             exiting before the target (no errors counted)
-  tree-*    a Pool tree that outlives the tools: pyspy-sample -s --pid,
+  tree-*    a Pool tree that outlives the tools: pyspy-sample -s --pid
+            (to --duration, and to a Ctrl-C: a complete stream),
             pyspy-fold --subprocesses --pid (live), pyspy-top -s --pid
             (plain tables), pyspy-dump -s --pid (text and --json); after
             each, no thread of the tree is left stopped
@@ -27,6 +28,8 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,8 +41,8 @@ import common  # noqa: E402
 from common import run_tool, short  # noqa: E402
 
 TARGET = os.path.join(HERE, 'target_subproc.py')
-COLS = ['pool', 'chain', 'tree-sample', 'tree-fold', 'tree-top', 'tree-dump',
-        'tree-json']
+COLS = ['pool', 'chain', 'tree-sample', 'tree-sigint', 'tree-fold',
+        'tree-top', 'tree-dump', 'tree-json']
 READY_TIMEOUT = 20.0
 MIN_HOT = 10          # samples of each hot function, at least
 BIN = {}
@@ -126,7 +129,7 @@ def header_pid(stream):
 def case_pool(python):
     stream = tmp('pool.pss')
     r = run_tool(tool('pyspy-sample'), ['-s', '-o', stream, '--', python,
-                                        TARGET, 'pool', '2.0'])
+                                        TARGET, 'pool', '1.5'])
     p = summary_problems(r, 'pyspy-sample')
     if p:
         return p
@@ -274,7 +277,7 @@ class Tree(object):
 def case_tree_sample(tree):
     stream = tmp('tree.pss')
     r = run_tool(tool('pyspy-sample'), ['-s', '--pid', str(tree.root),
-                                        '-d', '1.2', '-o', stream])
+                                        '-d', '1.0', '-o', stream])
     p = summary_problems(r, 'pyspy-sample')
     if not p:
         try:
@@ -284,9 +287,46 @@ def case_tree_sample(tree):
     return p + stopped_in_tree(tree.root)
 
 
+def case_tree_sigint(tree):
+    """Ctrl-C while the processes are paused one after another: a
+    complete stream, every process in it, none left stopped."""
+    stream = tmp('sigint.pss')
+    p = common.spawn([tool('pyspy-sample'), '-s', '--pid', str(tree.root),
+                      '-o', stream], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.8)
+    p.send_signal(signal.SIGINT)
+    try:
+        _, err = p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        common.reap(p)
+        return ['pyspy-sample did not stop on SIGINT'] + \
+            stopped_in_tree(tree.root)
+    common.reap(p)
+    err = err.decode('utf-8', 'replace')
+    probs = []
+    if p.returncode != 0:
+        probs.append('exit %s: %s' % (p.returncode, short(err)))
+    else:
+        r = run_tool(tool('pyspy-fold'), ['--pids', stream])
+        if r.rc != 0 or r.err.strip():
+            probs.append('stream not complete: exit %s: %s'
+                         % (r.rc, short(r.err)))
+        else:
+            try:
+                by_pid = fold_by_pid(r.out)
+            except ValueError as e:
+                by_pid = {}
+                probs.append(str(e))
+            if sorted(by_pid) != sorted(tree.want.values()):
+                probs.append('processes %s, expected %s'
+                             % (sorted(by_pid), sorted(tree.want.values())))
+    return probs + stopped_in_tree(tree.root)
+
+
 def case_tree_fold(tree):
     r = run_tool(tool('pyspy-fold'), ['--subprocesses', '--pid',
-                                      str(tree.root), '-d', '1.0'])
+                                      str(tree.root), '-d', '0.8'])
     if r.rc != 0 or r.timed_out:
         p = ['exit %s: %s' % (r.rc, short(r.err))]
     else:
@@ -299,7 +339,7 @@ def case_tree_fold(tree):
 
 def case_tree_top(tree):
     r = run_tool(tool('pyspy-top'), ['-s', '--pid', str(tree.root),
-                                     '-d', '1.2', '-n', '0'])
+                                     '-d', '1.0', '-n', '0'])
     p = []
     if r.rc != 0 or r.timed_out:
         p.append('exit %s: %s' % (r.rc, short(r.err)))
@@ -366,7 +406,8 @@ def case_tree_json(tree):
     return p + stopped_in_tree(tree.root)
 
 
-TREE_CASES = (('tree-sample', case_tree_sample), ('tree-fold', case_tree_fold),
+TREE_CASES = (('tree-sample', case_tree_sample),
+              ('tree-sigint', case_tree_sigint), ('tree-fold', case_tree_fold),
               ('tree-top', case_tree_top), ('tree-dump', case_tree_dump),
               ('tree-json', case_tree_json))
 
