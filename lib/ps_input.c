@@ -47,6 +47,9 @@ int ps_input_option(struct ps_input_opts *o, int opt, const char *arg)
 
 void ps_input_resolve(struct ps_input_opts *o, struct ps_filter *f)
 {
+	if (o->subprocesses && (o->path || !o->pid))
+		ps_cli_usage_error("--subprocesses is for a live process (a recording has its "
+				   "processes already)");
 	if (o->path && o->pid) {
 		f->pid_set = 1;
 		f->pid = (uint32_t)o->pid;

@@ -581,7 +581,10 @@ static int tick(struct loop *l, uint64_t now, uint64_t t)
 	if (!ps->root_alive && !(l->o->subprocesses && set_busy(ps)))
 		return 0;
 	l->st->ticks++;
-	for (size_t i = ps->n; l->rc == PS_OK && i-- > 0;) {
+	/* the target first; a member dropped on the way is replaced by the
+	 * last one, which is then next */
+	for (size_t i = 0, n; l->rc == PS_OK && i < ps->n; i += ps->n == n) {
+		n = ps->n;
 		if (!ps->m[i].p || (i == 0 && !ps->root_alive))
 			continue;
 		if (i > 0 && member_check(&ps->m[i]) != 1 && vanished(l, i, now))
