@@ -324,6 +324,7 @@ static void wait_deadline(uint64_t *next, uint64_t period, struct ps_sampler_sta
 #define NOTPY_RETRY_NS (NS + NS / 2)
 #define NOTREADY_RETRY_NS (3 * NS)
 #define RETRY_EVERY_NS (NS / 20)
+#define HOLD_NS NS
 
 struct member {
 	pid_t pid;
@@ -333,7 +334,9 @@ struct member {
 	uint64_t next_try;
 	int ignored;            /* not python: looked at again only if it execs */
 	struct names nm;
-	uint64_t pending_errors;
+	uint64_t pending_errors;   /* counted, not yet reported to the sink */
+	uint64_t held_errors;      /* not counted yet: see hold_errors */
+	uint64_t held_since;
 };
 
 struct procset {
@@ -401,6 +404,7 @@ static void member_reset(struct member *m, uint64_t now)
 	ps_pstat_read(m->pid, &m->id);
 	m->since = m->next_try = now;
 	m->ignored = 0;
+	m->held_errors = 0; /* the old program's end, not errors */
 }
 
 /* Try to open member m: a new python is announced to the sink. */
@@ -525,6 +529,32 @@ static int vanished(struct loop *l, size_t i, uint64_t now)
 	return c != 1;
 }
 
+/* Count n errors of member i. A descendant's are held for a second first:
+ * reads fail while an interpreter is torn down at exit, and a process that
+ * exits costs nothing; one still there a second later has them counted. */
+static void count_errors(struct loop *l, size_t i, uint64_t n, uint64_t now)
+{
+	struct member *m = &l->set.m[i];
+	if (i == 0 && !dying(m->pid)) {
+		l->st->errors += n;
+		m->pending_errors += n;
+	} else if (i > 0) {
+		if (!m->held_errors)
+			m->held_since = now;
+		m->held_errors += n;
+	}
+}
+
+/* Count the held errors of a member still there after HOLD_NS (or now). */
+static void release_held(struct loop *l, struct member *m, uint64_t now, int force)
+{
+	if (m->held_errors && (force || now - m->held_since >= HOLD_NS)) {
+		l->st->errors += m->held_errors;
+		m->pending_errors += m->held_errors;
+		m->held_errors = 0;
+	}
+}
+
 /* Sample member i at the tick stamped t. */
 static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 {
@@ -532,32 +562,29 @@ static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 	struct ps_snapshot s;
 	struct ps_errmsg e = { 0 };
 	if (snapshot(m->p, l->o, &s, &m->nm, now, &e) == PS_OK) {
-		/* read errors in a process that was finalizing: not errors */
-		uint64_t errors = !s.errors ? 0
-				  : i > 0 ? (member_check(m) < 0 ? 0 : s.errors)
-				  : dying(m->pid) ? 0 : s.errors;
 		l->st->samples++;
-		l->st->errors += errors;
-		m->pending_errors += errors;
+		if (s.errors)
+			count_errors(l, i, s.errors, now);
 		/* stamped with the tick's deadline, not the instant the read
 		 * began: regular times compress to almost nothing, and lateness
 		 * is reported by LATE events */
 		l->rc = l->sink->sample(l->sink->ctx, m->p, t, &s);
 		ps_snapshot_release(&s);
 	} else if (!vanished(l, i, now)) {
-		l->st->errors++;
-		m->pending_errors++;
+		count_errors(l, i, 1, now);
 	}
 }
 
-/* Report errors counted since the last report, per process. */
+/* Report errors counted since the last report, per process. At the end
+ * (force), errors held for a process still there are counted. */
 static void report_errors(struct loop *l, uint64_t now, int force)
 {
-	if (!l->sink->event || (!force && now - l->last_errors < NS / 2))
+	if (!force && now - l->last_errors < NS / 2)
 		return;
 	for (size_t i = 0; i < l->set.n; i++) {
 		struct member *m = &l->set.m[i];
-		if (m->pending_errors && m->p)
+		release_held(l, m, now, force && member_check(m) >= 0);
+		if (m->pending_errors && m->p && l->sink->event)
 			l->sink->event(l->sink->ctx, m->p, now, PS_EVENT_ERRORS, m->pending_errors, 0);
 		m->pending_errors = 0;
 	}
