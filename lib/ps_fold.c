@@ -10,6 +10,8 @@
 struct ps_fold {
 	struct ps_filter f;
 	int split_idle;
+	uint32_t first_pid;     /* of the samples counted; */
+	int several_pids;       /* and whether another came: roots by process */
 	struct ps_fold_entry *v;
 	size_t cap, n;
 };
@@ -78,10 +80,16 @@ int ps_fold_add(struct ps_fold *fo, const struct ps_sr *r, const struct ps_sr_sa
 		return PS_OK; /* no Python frames: nothing to draw */
 	uint64_t root = 0;
 	uint32_t idle = fo->split_idle && (s->flags & PS_SAMPLE_IDLE);
+	/* kept apart by process even when not asked, so that roots by
+	 * process can be drawn when the samples turn out to hold several */
 	if (fo->f.threads)
 		root = s->thread_id;
-	else if (fo->f.pids && s->thread)
+	else if (s->thread)
 		root = s->thread->pid;
+	if (s->thread && !fo->first_pid)
+		fo->first_pid = s->thread->pid;
+	else if (s->thread && s->thread->pid != fo->first_pid)
+		fo->several_pids = 1;
 	size_t i = slot_of(fo, root, s->stack_id, idle);
 	if (!fo->v[i].count) {
 		if ((fo->n + 1) * 10 > fo->cap * 7) {
@@ -160,11 +168,16 @@ int ps_fold_root_text(const struct ps_fold_entry *e, enum ps_fold_root which, ch
 	return 1;
 }
 
+int ps_fold_by_process(const struct ps_fold *fo)
+{
+	return fo->f.pids || fo->several_pids;
+}
+
 /* The root frames for --pids / --threads, each followed by ';'. */
 static void root_text(const struct ps_fold *fo, const struct ps_fold_entry *e, char *buf,
 		      size_t cap, size_t *len)
 {
-	if (fo->f.pids && ps_fold_root_text(e, PS_FOLD_ROOT_PROCESS, buf, cap, len))
+	if (ps_fold_by_process(fo) && ps_fold_root_text(e, PS_FOLD_ROOT_PROCESS, buf, cap, len))
 		append(buf, cap, len, ";", 0);
 	if (fo->f.threads && ps_fold_root_text(e, PS_FOLD_ROOT_THREAD, buf, cap, len))
 		append(buf, cap, len, ";", 0);

@@ -26,7 +26,7 @@ int ps_fold_add(struct ps_fold *fo, const struct ps_sr *r, const struct ps_sr_sa
 
 /* One distinct (root, stack, idle) of the samples counted. */
 struct ps_fold_entry {
-	uint64_t root;          /* thread record id (--threads), pid (--pids) or 0 */
+	uint64_t root;          /* thread record id (--threads), else the pid (0: none) */
 	uint32_t stack;         /* the reader's stack id */
 	uint32_t idle;          /* 1: idle samples (split_idle only; else 0) */
 	uint64_t count;
@@ -38,6 +38,10 @@ struct ps_fold_entry {
  * nonzero return of fn and returns it, else PS_OK. */
 typedef int (*ps_fold_each_fn)(void *ctx, const struct ps_fold_entry *e);
 int ps_fold_each(const struct ps_fold *fo, ps_fold_each_fn fn, void *ctx);
+
+/* Whether stacks are rooted by process: --pids, or samples of more than
+ * one process were counted (--subprocesses recordings). */
+int ps_fold_by_process(const struct ps_fold *fo);
 
 /* Root frames of --pids and --threads. */
 enum ps_fold_root {

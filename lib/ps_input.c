@@ -19,6 +19,7 @@ const struct option ps_input_longopts[] = {
 	{ "duration", required_argument, 0, PS_OPT_DURATION },
 	{ "rate", required_argument, 0, PS_OPT_RATE },
 	{ "nonblocking", no_argument, 0, PS_OPT_NONBLOCKING },
+	{ "subprocesses", no_argument, 0, PS_OPT_SUBPROCESSES },
 	{ 0, 0, 0, 0 },
 };
 
@@ -27,7 +28,8 @@ const char ps_input_help[] =
 	"  -p, --pid PID         without FILE: sample process PID live (with FILE: only PID)\n"
 	"  -d, --duration SECS   live: sample for SECS seconds (default: until Ctrl-C)\n"
 	"  -r, --rate HZ         live: samples per second (default 100)\n"
-	"      --nonblocking     live: never pause the process\n";
+	"      --nonblocking     live: never pause the process\n"
+	"      --subprocesses    live: sample its python subprocesses too\n";
 
 int ps_input_option(struct ps_input_opts *o, int opt, const char *arg)
 {
@@ -39,6 +41,7 @@ int ps_input_option(struct ps_input_opts *o, int opt, const char *arg)
 	case 'r':
 	case PS_OPT_RATE: o->rate_hz = ps_cli_positive(arg, "rate"); return 1;
 	case PS_OPT_NONBLOCKING: o->nonblocking = 1; return 1;
+	case PS_OPT_SUBPROCESSES: o->subprocesses = 1; return 1;
 	}
 	return 0;
 }
@@ -46,6 +49,9 @@ int ps_input_option(struct ps_input_opts *o, int opt, const char *arg)
 void ps_input_resolve(struct ps_input_opts *o, struct ps_filter *f)
 {
 	o->filter = f;
+	if (o->subprocesses && (o->path || !o->pid))
+		ps_cli_usage_error("--subprocesses is for a live process (a recording has its "
+				   "processes already)");
 	if (o->path && o->pid) {
 		f->pid_set = 1;
 		f->pid = (uint32_t)o->pid;
@@ -87,7 +93,8 @@ static int open_live(const struct ps_input_opts *o, struct ps_input *in, struct 
 	ps_record_init(&rec, fd, &ro);
 	struct ps_sampler_opts so = { .rate_hz = o->rate_hz > 0 ? o->rate_hz : 100,
 				      .duration_s = o->duration_s, .nonblocking = o->nonblocking,
-				      .status = !o->quiet && isatty(STDERR_FILENO) };
+				      .status = !o->quiet && isatty(STDERR_FILENO),
+				      .subprocesses = o->subprocesses };
 	struct ps_sample_sink sink = ps_record_sink(&rec);
 	int rc = ps_sampler_run(&so, o->pid, 0, &sink, &st, e);
 	if (rc == PS_OK && ps_record_finish(&rec, &st, &fe) != PS_OK)

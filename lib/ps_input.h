@@ -20,6 +20,7 @@ struct ps_input_opts {
 	 * a capture (.db) its window, thread and process are answered by the
 	 * capture's indexes (ps_input_operands sets it). */
 	struct ps_filter *filter;
+	int subprocesses;       /* live: its python descendants too */
 };
 
 struct ps_input {
@@ -53,7 +54,7 @@ int ps_input_each(struct ps_input *in, const struct ps_filter *f, ps_input_sampl
 void ps_input_note(const struct ps_input *in);
 
 /* The analysis tools' options for input (--pid, --duration, --rate,
- * --nonblocking); tools add them to their tables. */
+ * --nonblocking, --subprocesses); tools add them to their tables. */
 extern const struct option ps_input_longopts[];
 extern const char ps_input_help[];
 enum {
@@ -61,6 +62,7 @@ enum {
 	PS_OPT_DURATION,
 	PS_OPT_RATE,
 	PS_OPT_NONBLOCKING,
+	PS_OPT_SUBPROCESSES,
 };
 /* 1 if opt was an input option (in which case it fills o), else 0. */
 int ps_input_option(struct ps_input_opts *o, int opt, const char *arg);

@@ -124,7 +124,14 @@ static int rec_event(void *ctx, struct ps_proc *p, uint64_t t, enum ps_event_kin
 			r->worst_late_ns = (uint64_t)value;
 		break;
 	case PS_EVENT_PROCESS_START:
+		/* a descendant (--subprocesses): its command line first */
 		ev.kind = PS_STREAM_EV_PROC_START;
+		ev.value = value;
+		r->write_error = ps_sw_process(r->w, (uint32_t)p->pid, (uint32_t)value,
+					       (uint32_t)p->argc, (const char *const *)p->argv,
+					       &r->err);
+		if (r->write_error)
+			return r->write_error;
 		break;
 	case PS_EVENT_PROCESS_EXIT:
 		ev.kind = PS_STREAM_EV_PROC_EXIT;

@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ps_ptree.h"
 #include "ps_tasks.h"
 
 #define NS 1000000000ull
@@ -176,18 +178,28 @@ static int open_target(const struct ps_sampler_opts *o, pid_t pid, int child,
 	}
 }
 
-/* Thread names by thread id. Looking names up walks sys.modules, so it is
- * done only when a thread we have not named appears, and every few seconds
- * (a thread may be renamed); other snapshots take names from here. */
+/* Thread names by thread id, per process. Looking names up walks
+ * sys.modules, so it is done only when a thread we have not named appears,
+ * and every few seconds (a thread may be renamed); other snapshots take
+ * names from here. */
 #define NAMES_MAX 4096
 #define NAMES_REFRESH_NS (5 * NS)
 
+typedef char thread_name[sizeof(((struct ps_thread *)0)->name)];
+
 struct names {
-	uint64_t id[NAMES_MAX];
-	char name[NAMES_MAX][128];
-	size_t n;
+	uint64_t *id;
+	thread_name *name;
+	size_t n, cap;
 	uint64_t refreshed;
 };
+
+static void names_release(struct names *nm)
+{
+	free(nm->id);
+	free(nm->name);
+	memset(nm, 0, sizeof(*nm));
+}
 
 static const char *names_get(const struct names *nm, uint64_t id)
 {
@@ -211,11 +223,23 @@ static int names_due(const struct names *nm, const struct ps_snapshot *s, uint64
 	return age >= NAMES_REFRESH_NS;
 }
 
-/* Remember the names just looked up (forgetting threads that are gone). */
+/* Remember the names just looked up (forgetting threads that are gone).
+ * Out of memory, names are simply looked up again next time. */
 static void names_store(struct names *nm, const struct ps_snapshot *s, uint64_t now)
 {
+	size_t want = s->n < NAMES_MAX ? s->n : NAMES_MAX;
+	if (want > nm->cap) {
+		uint64_t *id = realloc(nm->id, want * sizeof(*id));
+		if (id)
+			nm->id = id;
+		thread_name *name = realloc(nm->name, want * sizeof(*name));
+		if (name)
+			nm->name = name;
+		if (id && name)
+			nm->cap = want;
+	}
 	nm->n = 0;
-	for (size_t i = 0; i < s->n && nm->n < NAMES_MAX; i++) {
+	for (size_t i = 0; i < s->n && nm->n < nm->cap; i++) {
 		nm->id[nm->n] = s->threads[i].thread_id;
 		memcpy(nm->name[nm->n++], s->threads[i].name, sizeof(s->threads[i].name));
 	}
@@ -260,9 +284,12 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 static void status_line(const struct ps_sampler_stats *st, int final)
 {
 	double secs = (double)st->elapsed_ns / NS;
-	fprintf(stderr, "\r%.1fs  %llu samples  %.1f Hz  %llu errors  %llu late%s", secs,
+	char procs[32] = "";
+	if (st->processes > 1)
+		snprintf(procs, sizeof(procs), "  %u processes", st->processes);
+	fprintf(stderr, "\r%.1fs  %llu samples  %.1f Hz  %llu errors  %llu late%s%s", secs,
 		(unsigned long long)st->samples, secs > 0 ? (double)st->samples / secs : 0.0,
-		(unsigned long long)st->errors, (unsigned long long)st->late,
+		(unsigned long long)st->errors, (unsigned long long)st->late, procs,
 		final ? "\n" : "   ");
 	fflush(stderr);
 }
@@ -286,62 +313,351 @@ static void wait_deadline(uint64_t *next, uint64_t period, struct ps_sampler_sta
 		;
 }
 
+/* ---- the processes sampled ------------------------------------------------
+ * The target (member 0, opened before sampling starts) and, with
+ * --subprocesses, its descendants: found by polling the process tree, opened
+ * once they are a python we can read, dropped quietly when they exit. */
+
+/* How often the tree is looked at, how long a new process (or one that just
+ * exec'd) may take to become a readable python, and how often we try. */
+#define POLL_NS (NS / 5)
+#define NOTPY_RETRY_NS (NS + NS / 2)
+#define NOTREADY_RETRY_NS (3 * NS)
+#define RETRY_EVERY_NS (NS / 20)
+#define HOLD_NS NS
+
+struct member {
+	pid_t pid;
+	struct ps_proc *p;      /* NULL: not (yet) a python we read */
+	struct ps_pstat id;     /* start time (pid reuse) and image (exec) */
+	uint64_t since;         /* found, or seen to exec: retries count from here */
+	uint64_t next_try;
+	int ignored;            /* not python: looked at again only if it execs */
+	struct names nm;
+	uint64_t pending_errors;   /* counted, not yet reported to the sink */
+	uint64_t held_errors;      /* not counted yet: see hold_errors */
+	uint64_t held_since;
+};
+
+struct procset {
+	struct member *m;
+	size_t n, cap;
+	uint64_t last_poll;
+	int root_alive;
+};
+
+static int set_add(struct procset *ps, pid_t pid, const struct ps_pstat *id, uint64_t now)
+{
+	if (ps->n == ps->cap) {
+		size_t nc = ps->cap ? ps->cap * 2 : 8;
+		struct member *nm = realloc(ps->m, nc * sizeof(*nm));
+		if (!nm)
+			return PS_ENOMEM;
+		ps->m = nm;
+		ps->cap = nc;
+	}
+	ps->m[ps->n++] = (struct member){ .pid = pid, .id = *id, .since = now, .next_try = now };
+	return PS_OK;
+}
+
+/* Forget member i (not the root); its exit goes to the sink if we sampled it. */
+static void set_drop(struct procset *ps, size_t i, struct ps_sample_sink *sink, uint64_t now)
+{
+	struct member *m = &ps->m[i];
+	if (m->p && sink->event) {
+		if (m->pending_errors)
+			sink->event(sink->ctx, m->p, now, PS_EVENT_ERRORS, m->pending_errors, 0);
+		sink->event(sink->ctx, m->p, now, PS_EVENT_PROCESS_EXIT, 1, -1);
+	}
+	ps_proc_free(m->p);
+	names_release(&m->nm);
+	ps->m[i] = ps->m[--ps->n];
+}
+
+/* Whether pid is gone, dead or on its way out (a process that cannot be
+ * stopped any more, or whose interpreter is being torn down under us). */
+static int dying(pid_t pid)
+{
+	struct ps_pstat ps;
+	return ps_pstat_read(pid, &ps) != PS_OK || ps.state == 'Z' || ps.state == 'X' ||
+	       ps.exiting;
+}
+
+/* The member read the same program as when we found (or opened) it: 1 yes,
+ * 0 it exec'd something else, -1 it is gone (or its pid is another's). */
+static int member_check(const struct member *m)
+{
+	struct ps_pstat now;
+	if (ps_pstat_read(m->pid, &now) != PS_OK || now.state == 'Z' || now.state == 'X' ||
+	    now.exiting || now.start != m->id.start)
+		return -1;
+	return now.image == m->id.image;
+}
+
+/* A member that exec'd is a new program: read it afresh (a new PROCESS
+ * record follows once it is open again). */
+static void member_reset(struct member *m, uint64_t now)
+{
+	ps_proc_free(m->p);
+	m->p = NULL;
+	names_release(&m->nm);
+	ps_pstat_read(m->pid, &m->id);
+	m->since = m->next_try = now;
+	m->ignored = 0;
+	m->held_errors = 0; /* the old program's end, not errors */
+}
+
+/* Try to open member m: a new python is announced to the sink. */
+static void member_open(struct member *m, const struct ps_sampler_opts *o,
+			struct ps_sample_sink *sink, struct ps_sampler_stats *st, uint64_t now)
+{
+	struct ps_errmsg e = { 0 };
+	int rc = ps_proc_open(&m->p, m->pid, o->open_flags, &e);
+	if (rc == PS_OK && member_check(m) != 1) {
+		/* it exec'd (or left) while we read it: what we found is stale;
+		 * the program it runs now gets its own start-up time */
+		ps_proc_free(m->p);
+		m->p = NULL;
+		ps_pstat_read(m->pid, &m->id);
+		m->since = now;
+		rc = PS_ENOTREADY;
+	}
+	if (rc == PS_OK) {
+		st->processes++;
+		if (sink->event)
+			sink->event(sink->ctx, m->p, now, PS_EVENT_PROCESS_START, 1, m->id.ppid);
+		return;
+	}
+	uint64_t limit = rc == PS_ENOTREADY ? NOTREADY_RETRY_NS : NOTPY_RETRY_NS;
+	if ((rc == PS_ENOTPY || rc == PS_ENOTREADY) && now - m->since < limit)
+		m->next_try = now + RETRY_EVERY_NS;
+	else
+		m->ignored = 1; /* not python, not one we can read: quietly */
+}
+
+/* Look at the tree: new descendants join; members gone leave; ignored ones
+ * that exec'd are looked at again. Descendants of every member are followed,
+ * so that a grandchild stays in view when its parent (or the target) exits
+ * first. */
+static void set_poll(struct procset *ps, struct ps_sample_sink *sink, uint64_t now)
+{
+	pid_t *roots = malloc((ps->n + 1) * sizeof(*roots)), *found = NULL;
+	size_t nr = 0, nf = 0;
+	ps->last_poll = now;
+	for (size_t i = ps->n; i-- > 1;) {
+		int c = member_check(&ps->m[i]);
+		if (c < 0)
+			set_drop(ps, i, sink, now);
+		else if (c == 0)
+			member_reset(&ps->m[i], now);
+	}
+	for (size_t i = 0; roots && i < ps->n; i++)
+		if (i || ps->root_alive)
+			roots[nr++] = ps->m[i].pid;
+	if (roots && ps_ptree_descendants(roots, nr, PS_PTREE_AUTO, &found, &nf) == PS_OK) {
+		for (size_t i = 0; i < nf; i++) {
+			size_t j = 0;
+			struct ps_pstat id;
+			while (j < ps->n && ps->m[j].pid != found[i])
+				j++;
+			if (j == ps->n && ps_pstat_read(found[i], &id) == PS_OK)
+				set_add(ps, found[i], &id, now);
+		}
+	}
+	free(found);
+	free(roots);
+}
+
+/* Whether something is still being sampled, or may soon be. */
+static int set_busy(const struct procset *ps)
+{
+	for (size_t i = 1; i < ps->n; i++)
+		if (ps->m[i].p || !ps->m[i].ignored)
+			return 1;
+	return 0;
+}
+
+static void set_release(struct procset *ps, struct ps_sample_sink *sink)
+{
+	uint64_t now = ps_now_ns();
+	while (ps->n > 1)
+		set_drop(ps, ps->n - 1, sink, now);
+	if (ps->n)
+		names_release(&ps->m[0].nm);
+	free(ps->m);
+	memset(ps, 0, sizeof(*ps));
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+struct loop {
+	const struct ps_sampler_opts *o;
+	struct ps_sample_sink *sink;
+	struct ps_sampler_stats *st;
+	struct procset set;
+	int child;
+	int rc;                 /* the first sink error */
+	uint64_t last_errors;   /* when pending errors were last reported */
+};
+
+/* The target is gone: say so, once. */
+static void root_exited(struct loop *l, uint64_t now)
+{
+	l->st->target_exited = 1;
+	l->set.root_alive = 0;
+	if (l->sink->event)
+		l->sink->event(l->sink->ctx, l->set.m[0].p, now, PS_EVENT_PROCESS_EXIT, 1,
+			       l->st->child_status);
+}
+
+/* Whether member i is gone (or exec'd, when it is reset to be read afresh)
+ * after a failed snapshot: its failure is then no error. */
+static int vanished(struct loop *l, size_t i, uint64_t now)
+{
+	struct member *m = &l->set.m[i];
+	if (i == 0) {
+		if (!target_gone(m->pid, l->child, l->st))
+			return dying(m->pid); /* its exit comes next tick */
+		root_exited(l, now);
+		return 1;
+	}
+	int c = member_check(m);
+	if (c < 0)
+		set_drop(&l->set, i, l->sink, now);
+	else if (c == 0)
+		member_reset(m, now);
+	return c != 1;
+}
+
+/* Count n errors of member i. A descendant's are held for a second first:
+ * reads fail while an interpreter is torn down at exit, and a process that
+ * exits costs nothing; one still there a second later has them counted. */
+static void count_errors(struct loop *l, size_t i, uint64_t n, uint64_t now)
+{
+	struct member *m = &l->set.m[i];
+	if (i == 0 && !dying(m->pid)) {
+		l->st->errors += n;
+		m->pending_errors += n;
+	} else if (i > 0) {
+		if (!m->held_errors)
+			m->held_since = now;
+		m->held_errors += n;
+	}
+}
+
+/* Count the held errors of a member still there after HOLD_NS (or now). */
+static void release_held(struct loop *l, struct member *m, uint64_t now, int force)
+{
+	if (m->held_errors && (force || now - m->held_since >= HOLD_NS)) {
+		l->st->errors += m->held_errors;
+		m->pending_errors += m->held_errors;
+		m->held_errors = 0;
+	}
+}
+
+/* Sample member i at the tick stamped t. */
+static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
+{
+	struct member *m = &l->set.m[i];
+	struct ps_snapshot s;
+	struct ps_errmsg e = { 0 };
+	if (snapshot(m->p, l->o, &s, &m->nm, now, &e) == PS_OK) {
+		l->st->samples++;
+		if (s.errors)
+			count_errors(l, i, s.errors, now);
+		/* stamped with the tick's deadline, not the instant the read
+		 * began: regular times compress to almost nothing, and lateness
+		 * is reported by LATE events */
+		l->rc = l->sink->sample(l->sink->ctx, m->p, t, &s);
+		ps_snapshot_release(&s);
+	} else if (!vanished(l, i, now)) {
+		count_errors(l, i, 1, now);
+	}
+}
+
+/* Report errors counted since the last report, per process. At the end
+ * (force), errors held for a process still there are counted. */
+static void report_errors(struct loop *l, uint64_t now, int force)
+{
+	if (!force && now - l->last_errors < NS / 2)
+		return;
+	for (size_t i = 0; i < l->set.n; i++) {
+		struct member *m = &l->set.m[i];
+		release_held(l, m, now, force && member_check(m) >= 0);
+		if (m->pending_errors && m->p && l->sink->event)
+			l->sink->event(l->sink->ctx, m->p, now, PS_EVENT_ERRORS, m->pending_errors, 0);
+		m->pending_errors = 0;
+	}
+	l->last_errors = now;
+}
+
+/* One tick: the target's exit, the tree, then a snapshot of every process.
+ * 0 when sampling is over. */
+static int tick(struct loop *l, uint64_t now, uint64_t t)
+{
+	struct procset *ps = &l->set;
+	if (ps->root_alive && target_gone(ps->m[0].pid, l->child, l->st))
+		root_exited(l, now);
+	if (l->o->subprocesses) {
+		if (now - ps->last_poll >= POLL_NS)
+			set_poll(ps, l->sink, now);
+		for (size_t i = 1; i < ps->n; i++)
+			if (!ps->m[i].p && !ps->m[i].ignored && now >= ps->m[i].next_try)
+				member_open(&ps->m[i], l->o, l->sink, l->st, now);
+	}
+	if (!ps->root_alive && !(l->o->subprocesses && set_busy(ps)))
+		return 0;
+	l->st->ticks++;
+	/* the target first; a member dropped on the way is replaced by the
+	 * last one, which is then next */
+	for (size_t i = 0, n; l->rc == PS_OK && i < ps->n; i += ps->n == n) {
+		n = ps->n;
+		if (!ps->m[i].p || (i == 0 && !ps->root_alive))
+			continue;
+		if (i > 0 && member_check(&ps->m[i]) != 1 && vanished(l, i, now))
+			continue; /* gone or exec'd since the last look */
+		sample_member(l, i, now, t);
+	}
+	return 1;
+}
+
 static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int child,
 		       struct ps_sample_sink *sink, struct ps_sampler_stats *st)
 {
 	uint64_t period = (uint64_t)(NS / o->rate_hz), t0 = ps_now_ns(), next = t0;
 	uint64_t end = o->duration_s > 0 ? t0 + (uint64_t)(o->duration_s * NS) : 0;
-	uint64_t last_status = t0, pending_errors = 0;
-	static struct names nm; /* large: not on the stack */
-	memset(&nm, 0, sizeof(nm));
-	int rc = sink->start ? sink->start(sink->ctx, p, t0) : PS_OK;
-	st->started = rc == PS_OK;
-	while (rc == PS_OK && !stop_signal) {
+	uint64_t last_status = t0;
+	struct loop l = { .o = o, .sink = sink, .st = st, .child = child };
+	struct ps_pstat id = { 0 };
+	ps_pstat_read(p->pid, &id);
+	l.rc = set_add(&l.set, p->pid, &id, t0);
+	if (l.rc == PS_OK) {
+		l.set.m[0].p = p;
+		l.set.root_alive = 1;
+		l.set.last_poll = t0 - POLL_NS; /* look at the tree at once */
+		st->processes = 1;
+		l.rc = sink->start ? sink->start(sink->ctx, p, t0) : PS_OK;
+	}
+	st->started = l.rc == PS_OK;
+	while (l.rc == PS_OK && !stop_signal) {
 		uint64_t now = ps_now_ns();
 		st->elapsed_ns = now - t0;
-		if (end && now >= end)
+		if ((end && now >= end) || !tick(&l, now, next))
 			break;
-		if (target_gone(p->pid, child, st)) {
-			st->target_exited = 1;
-			break;
-		}
-		struct ps_snapshot s;
-		struct ps_errmsg e = { 0 };
-		st->ticks++;
-		int src = snapshot(p, o, &s, &nm, now, &e);
-		if (src == PS_OK) {
-			st->samples++;
-			st->errors += s.errors;
-			pending_errors += s.errors;
-			/* stamped with the tick's deadline, not the instant the
-			 * read began: regular times compress to almost nothing,
-			 * and lateness is reported by LATE events */
-			rc = sink->sample(sink->ctx, p, next, &s);
-			ps_snapshot_release(&s);
-		} else if (target_gone(p->pid, child, st)) {
-			st->target_exited = 1; /* it went while we read: not an error */
-			break;
-		} else {
-			st->errors++;
-			pending_errors++;
-		}
-		if (pending_errors && sink->event && now - last_status >= NS / 2) {
-			sink->event(sink->ctx, p, now, PS_EVENT_ERRORS, pending_errors, 0);
-			pending_errors = 0;
-		}
+		report_errors(&l, now, 0);
 		if (o->status && now - last_status >= NS) {
 			status_line(st, 0);
 			last_status = now;
 		}
 		wait_deadline(&next, period, st, sink, p);
 	}
-	if (pending_errors && sink->event)
-		sink->event(sink->ctx, p, ps_now_ns(), PS_EVENT_ERRORS, pending_errors, 0);
+	report_errors(&l, ps_now_ns(), 1);
+	set_release(&l.set, sink);
 	st->elapsed_ns = ps_now_ns() - t0;
 	st->stopped_by = stop_signal;
 	if (o->status)
 		status_line(st, 1);
-	return rc;
+	return l.rc;
 }
 
 int ps_sampler_run(const struct ps_sampler_opts *o, pid_t pid, int child,
@@ -360,9 +676,6 @@ int ps_sampler_run(const struct ps_sampler_opts *o, pid_t pid, int child,
 		rc = sample_loop(o, p, child, sink, st);
 		if (rc)
 			ps_error(e, rc, "cannot write samples: %s", ps_strerror(rc));
-		if (st->target_exited && sink->event)
-			sink->event(sink->ctx, p, ps_now_ns(), PS_EVENT_PROCESS_EXIT, 1,
-				    st->child_status);
 	}
 	ps_proc_free(p);
 	if (stop_signal)

@@ -20,12 +20,13 @@ struct ps_sampler_opts {
 	unsigned open_flags;    /* PS_OPEN_* */
 	double startup_timeout_s; /* launch mode: how long a command may take
 				     to become a python we can read (0: 10 s) */
+	int subprocesses;       /* sample the target's python descendants too */
 };
 
 enum ps_event_kind {
 	PS_EVENT_ERRORS = 1,    /* count snapshots failed since the last one */
 	PS_EVENT_LATE = 2,      /* count deadlines missed; value: ns behind */
-	PS_EVENT_PROCESS_START = 3,
+	PS_EVENT_PROCESS_START = 3, /* a descendant is open; value: its parent's pid */
 	PS_EVENT_PROCESS_EXIT = 4, /* value: exit status as waitpid gives it, or -1 */
 };
 
@@ -33,8 +34,9 @@ struct ps_sample_sink {
 	void *ctx;
 	/* the target is open; t0 is the monotonic time sampling starts at */
 	int (*start)(void *ctx, struct ps_proc *p, uint64_t t0_ns);
-	/* one snapshot, taken at monotonic time t_ns (the target is running
-	 * again by now; s and its code pointers are valid during the call) */
+	/* one snapshot of process p (the target, or with subprocesses one of
+	 * its descendants), taken at monotonic time t_ns (p is running again
+	 * by now; s and its code pointers are valid during the call) */
 	int (*sample)(void *ctx, struct ps_proc *p, uint64_t t_ns, const struct ps_snapshot *s);
 	int (*event)(void *ctx, struct ps_proc *p, uint64_t t_ns, enum ps_event_kind kind,
 		     uint64_t count, int64_t value);
@@ -51,6 +53,7 @@ struct ps_sampler_stats {
 	int stopped_by;         /* signal that stopped us, or 0 */
 	int target_exited;      /* the target went away */
 	int child_status;       /* launch mode: waitpid status, -1 if unknown */
+	unsigned processes;     /* python processes sampled, the target included */
 };
 
 /* Start argv as a child (exec failure reported as an error, not a child that
@@ -67,7 +70,11 @@ void ps_launch_stop(pid_t child);
 int ps_launch_exit_code(const struct ps_sampler_stats *st, pid_t child);
 
 /* Sample pid until duration, a termination signal (SIGINT, SIGTERM,
- * SIGHUP), the target's exit, or a sink error. child: pid is our launched
+ * SIGHUP), the target's exit, or a sink error. With o->subprocesses, its
+ * python descendants too, each from the tick it is found (the tree is
+ * polled 5 times a second) to its exit (PROCESS_START / PROCESS_EXIT
+ * events), and the run goes on after the target's exit while one of them
+ * is sampled. child: pid is our launched
  * child, to be waited for. Returns PS_OK when sampling ran and ended for one
  * of those reasons (stats say which), an error when the target could not be
  * opened. */

@@ -392,13 +392,14 @@ int ps_svg_tree_sample(struct ps_svg_tree *t, const struct ps_sr *r,
 	return ps_fold_add(t->fold, r, s);
 }
 
-/* The root frames of e (--pids, --threads) as string ids into name. Their
- * texts are pyspy-fold's "process PID: CMD" and "thread TID: NAME". */
+/* The root frames of e (--pids or several processes, --threads) as string
+ * ids into name. Their texts are pyspy-fold's "process PID: CMD" and
+ * "thread TID: NAME". */
 static int group_frames(struct ps_svg_tree *t, const struct ps_fold_entry *e, uint32_t *name,
 			size_t *n)
 {
 	static const enum ps_fold_root which[] = { PS_FOLD_ROOT_PROCESS, PS_FOLD_ROOT_THREAD };
-	const int on[] = { t->f.pids, t->f.threads };
+	const int on[] = { ps_fold_by_process(t->fold), t->f.threads };
 	for (int k = 0; k < 2; k++) {
 		size_t len = 0;
 		if (!on[k] || !ps_fold_root_text(e, which[k], t->text, FRAME_TEXT_MAX, &len))

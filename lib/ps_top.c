@@ -20,7 +20,7 @@ struct entry {
 };
 
 struct thread {
-	uint32_t tid;
+	uint32_t pid, tid;
 	char *name;
 	uint64_t samples[2], gil[2];
 };
@@ -32,6 +32,7 @@ struct ps_top {
 	size_t nslots;
 	struct thread *th;
 	size_t nth, capth;
+	size_t nproc;             /* distinct pids of the threads */
 	uint64_t stamp;
 	uint64_t errors;
 };
@@ -55,7 +56,7 @@ static void clear(struct ps_top *t)
 	t->e = NULL;
 	t->slots = NULL;
 	t->th = NULL;
-	t->n = t->cap = t->nslots = t->nth = t->capth = 0;
+	t->n = t->cap = t->nslots = t->nth = t->capth = t->nproc = 0;
 	t->errors = 0;
 }
 
@@ -162,10 +163,12 @@ static struct entry *lookup(struct ps_top *t, const char *fn, const char *file, 
 	return e;
 }
 
-static int thread_index(struct ps_top *t, uint32_t tid, const char *name)
+static int thread_index(struct ps_top *t, uint32_t pid, uint32_t tid, const char *name)
 {
+	int new_pid = 1;
 	for (size_t i = t->nth; i-- > 0;) {
-		if (t->th[i].tid != tid)
+		new_pid &= t->th[i].pid != pid;
+		if (t->th[i].tid != tid || t->th[i].pid != pid)
 			continue;
 		if (name && *name && strcmp(t->th[i].name, name) != 0) {
 			char *nn = strdup(name);
@@ -186,10 +189,12 @@ static int thread_index(struct ps_top *t, uint32_t tid, const char *name)
 	}
 	struct thread *th = &t->th[t->nth];
 	memset(th, 0, sizeof(*th));
+	th->pid = pid;
 	th->tid = tid;
 	th->name = strdup(name ? name : "");
 	if (!th->name)
 		return -1;
+	t->nproc += new_pid;
 	return (int)t->nth++;
 }
 
@@ -201,7 +206,13 @@ static const char *frame_name(const struct ps_stream_frame *f)
 int ps_top_add(struct ps_top *t, uint32_t tid, const char *name, unsigned flags,
 	       const struct ps_stream_frame *const *frames, size_t n)
 {
-	int ti = thread_index(t, tid, name);
+	return ps_top_add_pid(t, 0, tid, name, flags, frames, n);
+}
+
+int ps_top_add_pid(struct ps_top *t, uint32_t pid, uint32_t tid, const char *name,
+		   unsigned flags, const struct ps_stream_frame *const *frames, size_t n)
+{
+	int ti = thread_index(t, pid, tid, name);
 	if (ti < 0)
 		return PS_ENOMEM;
 	int idle = (flags & PS_SAMPLE_IDLE) ? 1 : 0;
@@ -240,8 +251,9 @@ size_t ps_top_nthreads(const struct ps_top *t)
 
 struct ps_top_thread ps_top_thread(const struct ps_top *t, size_t i)
 {
-	struct ps_top_thread r = { 0, "" };
+	struct ps_top_thread r = { 0, "", 0 };
 	if (i < t->nth) {
+		r.pid = t->th[i].pid;
 		r.tid = t->th[i].tid;
 		r.name = t->th[i].name;
 	}
@@ -253,6 +265,7 @@ void ps_top_stats(const struct ps_top *t, const struct ps_top_view *v, struct ps
 	memset(st, 0, sizeof(*st));
 	st->errors = t->errors;
 	st->threads = t->nth;
+	st->processes = t->nproc;
 	for (size_t i = 0; i < t->nth; i++) {
 		const struct thread *th = &t->th[i];
 		st->all_samples += th->samples[0] + th->samples[1];

@@ -47,11 +47,13 @@ struct ps_top_stats {
 	uint64_t all_samples;     /* every thread sample added, idle or not */
 	uint64_t errors;          /* failed samples reported */
 	size_t threads;           /* threads seen */
+	size_t processes;         /* distinct pids among them */
 };
 
 struct ps_top_thread {
 	uint32_t tid;
 	const char *name;         /* "" when unknown */
+	uint32_t pid;             /* 0 when added without one */
 };
 
 struct ps_top *ps_top_new(void);
@@ -61,6 +63,10 @@ void ps_top_free(struct ps_top *t);   /* NULL is a no-op */
  * flags PS_SAMPLE_GIL / PS_SAMPLE_IDLE. name may be NULL. PS_ENOMEM. */
 int ps_top_add(struct ps_top *t, uint32_t tid, const char *name, unsigned flags,
 	       const struct ps_stream_frame *const *frames, size_t n);
+/* The same for a thread of process pid: threads are told apart by (pid,
+ * tid), for --subprocesses. ps_top_add is this with pid 0. */
+int ps_top_add_pid(struct ps_top *t, uint32_t pid, uint32_t tid, const char *name,
+		   unsigned flags, const struct ps_stream_frame *const *frames, size_t n);
 void ps_top_add_errors(struct ps_top *t, uint64_t n);
 
 /* Forget every count and thread (the R key). */

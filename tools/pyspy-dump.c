@@ -1,7 +1,7 @@
 /* pyspy-dump: print the Python stack of every thread of a running process,
  * or of a recording at a given time.
  *
- *   pyspy-dump --pid 1234 [--locals] [--json] [--nonblocking]
+ *   pyspy-dump --pid 1234 [--locals] [--json] [--nonblocking] [--subprocesses]
  *   pyspy-dump --at 14:02:30 run.db [--json]
  */
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include "ps_filter.h"
 #include "ps_input.h"
 #include "ps_proc.h"
+#include "ps_ptree.h"
 #include "ps_pyobj.h"
 #include "ps_stack.h"
 #include "ps_tasks.h"
@@ -25,7 +26,7 @@
 
 struct opts {
 	pid_t pid;
-	int json, locals, nonblocking, force_scan;
+	int json, locals, nonblocking, force_scan, subprocesses;
 	const char *at;         /* --at TIME: from a recording */
 	const char *file;       /* the recording (a stream or a capture) */
 };
@@ -56,6 +57,8 @@ static void usage(FILE *f)
 		"  -l, --locals       show each frame's arguments and local variables\n"
 		"  -j, --json         print JSON instead of text\n"
 		"  -n, --nonblocking  do not pause the process (stacks may be inconsistent)\n"
+		"  -s, --subprocesses also every python process it started (children,\n"
+		"                     their children...), each under its own heading\n"
 		"      --force-scan   find the interpreter by scanning memory, not by symbols\n"
 		"  -h, --help         this help\n"
 		"  -V, --version      print the version\n");
@@ -68,11 +71,12 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, 0, 'j' },        { "nonblocking", no_argument, 0, 'n' },
 		{ "force-scan", no_argument, 0, 'S' },  { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },     { "at", required_argument, 0, 'a' },
+		{ "subprocesses", no_argument, 0, 's' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:a:ljnhV", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":p:a:ljnshV", longs, NULL)) != -1) {
 		switch (c) {
 		case 'p': o->pid = ps_cli_pid(optarg); break;
 		case 'a': o->at = optarg; break;
@@ -80,6 +84,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'j': o->json = 1; break;
 		case 'n': o->nonblocking = 1; break;
 		case 'S': o->force_scan = 1; break;
+		case 's': o->subprocesses = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
 		default: ps_cli_bad_option(c, argv);
@@ -103,8 +108,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		ps_cli_usage_error("give either --pid PID or --at TIME FILE, not both");
 	if (o->at && !o->file)
 		ps_cli_usage_error("--at needs a recording: --at TIME FILE");
-	if (o->at && (o->locals || o->nonblocking))
-		ps_cli_usage_error("--locals and --nonblocking are for a live process");
+	if (o->at && (o->locals || o->nonblocking || o->subprocesses))
+		ps_cli_usage_error("--locals, --nonblocking and --subprocesses are for a live process");
 	if (!o->pid && !o->at)
 		ps_cli_usage_error("which process? give --pid PID (or --at TIME FILE)");
 }
@@ -508,39 +513,85 @@ static int run_at(const struct opts *o)
 	return status;
 }
 
-int main(int argc, char **argv)
+/* Read and print one process. PS_ENOTPY (and the like) for a descendant
+ * that is not a python we can read: skipped without a word. */
+static int dump_one(const struct opts *o, pid_t pid, int is_root, int *printed)
 {
-	struct opts o = { 0 };
 	struct ps_errmsg e = { 0 };
 	struct ps_proc *p;
 	struct ps_snapshot s = { 0 };
 	struct frame_locals **loc = NULL;
+	int rc = ps_proc_open(&p, pid, o->force_scan ? PS_OPEN_FORCE_SCAN : 0, &e);
+	if (rc == PS_OK) {
+		rc = take(p, o, &s, &loc, &e);
+		if (rc)
+			ps_proc_free(p);
+	}
+	if (rc) {
+		int quiet = !is_root && (rc == PS_ENOTPY || rc == PS_ENOTREADY || rc == PS_ENOPROC);
+		if (quiet)
+			return rc;
+		if (rc == PS_EPERM)
+			ps_cli_error("%s; %s", e.msg, ps_perm_advice());
+		else
+			ps_cli_error("%s", e.msg);
+		return rc;
+	}
+	if (o->json) {
+		fputs(!o->subprocesses ? "" : *printed ? ",\n" : "[\n", stdout);
+		print_json(p, &s, loc);
+	} else {
+		fputs(*printed ? "\n" : "", stdout);
+		print_text(p, &s, loc);
+	}
+	++*printed;
+	free_locals(loc, &s);
+	ps_snapshot_release(&s);
+	ps_proc_free(p);
+	return PS_OK;
+}
+
+/* --subprocesses: the target, then its descendants in the order found
+ * (breadth first). A target that is not python itself is fine (a shell
+ * running python); one python in the whole tree is needed. */
+static int dump_tree(const struct opts *o)
+{
+	pid_t *kids = NULL;
+	size_t n = 0;
+	int printed = 0, failed = 0;
+	int rc = ps_ptree_descendants(&o->pid, 1, PS_PTREE_AUTO, &kids, &n);
+	if (rc) {
+		ps_cli_error("cannot list the children of process %d: %s", (int)o->pid,
+			     ps_strerror(rc));
+		return PS_EXIT_FAIL;
+	}
+	rc = dump_one(o, o->pid, !n, &printed);
+	failed |= rc && rc != PS_ENOTPY && rc != PS_ENOTREADY;
+	for (size_t i = 0; i < n; i++) {
+		rc = dump_one(o, kids[i], 0, &printed);
+		failed |= rc && rc != PS_ENOTPY && rc != PS_ENOTREADY && rc != PS_ENOPROC;
+	}
+	free(kids);
+	if (o->json && printed)
+		fputs("]\n", stdout);
+	if (!printed && !failed)
+		ps_cli_error("no python in process %d or its descendants", (int)o->pid);
+	return printed && !failed ? PS_EXIT_OK : PS_EXIT_FAIL;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	int printed = 0;
 
 	ps_cli_init("pyspy-dump");
 	parse(argc, argv, &o);
 	if (o.at)
 		return run_at(&o);
-	int rc = ps_proc_open(&p, o.pid, o.force_scan ? PS_OPEN_FORCE_SCAN : 0, &e);
-	if (rc) {
-		ps_cli_error("%s", e.msg);
-		return PS_EXIT_FAIL;
-	}
-	rc = take(p, &o, &s, &loc, &e);
-	if (rc) {
-		if (rc == PS_EPERM)
-			ps_cli_error("%s; %s", e.msg, ps_perm_advice());
-		else
-			ps_cli_error("%s", e.msg);
-		ps_proc_free(p);
-		return PS_EXIT_FAIL;
-	}
-	if (o.json)
-		print_json(p, &s, loc);
-	else
-		print_text(p, &s, loc);
-	free_locals(loc, &s);
-	ps_snapshot_release(&s);
-	ps_proc_free(p);
+	int status = o.subprocesses ? dump_tree(&o)
+		     : dump_one(&o, o.pid, 1, &printed) ? PS_EXIT_FAIL : PS_EXIT_OK;
+	if (status != PS_EXIT_OK)
+		return status;
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		ps_cli_write_error("stdout");
 		return PS_EXIT_FAIL;

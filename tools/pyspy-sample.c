@@ -23,7 +23,7 @@ struct opts {
 	char **cmd;             /* launch mode: argv after "--" */
 	const char *output;     /* NULL: stdout */
 	double rate, duration;
-	int nonblocking, gil, idle, no_idle, quiet, force_scan;
+	int nonblocking, gil, idle, no_idle, quiet, force_scan, subprocesses;
 	int sqlite;             /* write an indexed capture (pyspy-capture(5)) */
 };
 
@@ -44,6 +44,7 @@ static void usage(FILE *f)
 		"      --gil             record only threads holding the GIL\n"
 		"      --idle            record idle threads too (the default: flagged idle)\n"
 		"      --no-idle         leave idle threads out of the recording\n"
+		"  -s, --subprocesses    sample the python processes the target starts, too\n"
 		"  -q, --quiet           no status line, no summary\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n"
@@ -75,13 +76,14 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "idle", no_argument, 0, IDLE },          { "no-idle", no_argument, 0, NO_IDLE },
 		{ "force-scan", no_argument, 0, FORCE_SCAN }, { "quiet", no_argument, 0, 'q' },
 		{ "format", required_argument, 0, FORMAT },
+		{ "subprocesses", no_argument, 0, 's' },
 		{ "help", no_argument, 0, 'h' },           { "version", no_argument, 0, 'V' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
 	o->rate = 100;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:p:o:r:d:qhV", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:o:r:d:sqhV", longs, NULL)) != -1) {
 		switch (c) {
 		case 'p': o->pid = ps_cli_pid(optarg); break;
 		case 'o': o->output = optarg; break;
@@ -93,6 +95,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case NO_IDLE: o->no_idle = 1; break;
 		case FORCE_SCAN: o->force_scan = 1; break;
 		case FORMAT: format = optarg; break;
+		case 's': o->subprocesses = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
@@ -140,6 +143,8 @@ static void summary(const struct ps_sampler_stats *st, const struct ps_record *r
 	fprintf(stderr, "%s: %llu samples in %.1f s (%.1f Hz), %llu errors", ps_cli_name(),
 		(unsigned long long)st->samples, secs, secs > 0 ? (double)st->samples / secs : 0.0,
 		(unsigned long long)st->errors);
+	if (st->processes > 1)
+		fprintf(stderr, ", %u processes", st->processes);
 	if (st->late)
 		fprintf(stderr, "; fell behind: %llu samples late (worst %.1f ms) — lower --rate?",
 			(unsigned long long)st->late, (double)r->worst_late_ns / 1e6);
@@ -165,6 +170,7 @@ static int run(const struct opts *o, int fd)
 		.rate_hz = o->rate, .duration_s = o->duration, .nonblocking = o->nonblocking,
 		.status = !o->quiet && isatty(STDERR_FILENO),
 		.open_flags = o->force_scan ? PS_OPEN_FORCE_SCAN : 0,
+		.subprocesses = o->subprocesses,
 	};
 	struct ps_sample_sink sink = ps_record_sink(&rec);
 	int rc = ps_sampler_run(&so, pid, o->cmd != NULL, &sink, &st, &e);

@@ -32,7 +32,7 @@ struct opts {
 	char **cmd;
 	const char *file;       /* replay: a stream, "-" for stdin */
 	double rate, duration, speed;
-	int nonblocking, gil, idle, lines, summary, force_scan;
+	int nonblocking, gil, idle, lines, summary, force_scan, subprocesses;
 	size_t rows;            /* plain output: at most this many rows, 0 all */
 };
 
@@ -82,6 +82,7 @@ static void usage(FILE *f)
 		"  -r, --rate HZ         samples per second (default 100)\n"
 		"  -d, --duration SECS   stop after SECS seconds\n"
 		"      --nonblocking     never pause the target\n"
+		"  -s, --subprocesses    show the python processes it starts too\n"
 		"      --gil             count only samples of threads holding the GIL\n"
 		"      --idle            count idle samples (key I toggles)\n"
 		"      --lines           one row per line, not per function (key L toggles)\n"
@@ -91,7 +92,7 @@ static void usage(FILE *f)
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n"
 		"Keys: 1-4 sort by %%Own, %%Total, OwnTime, TotalTime; L lines/functions;\n"
-		"T next thread; I idle; R reset; P pause; ? help; q quit; arrows and\n"
+		"T next thread (process, thread with --subprocesses); I idle; R reset; P pause; ? help; q quit; arrows and\n"
 		"PageUp/PageDown scroll. When standard output is not a terminal, plain\n"
 		"tables are printed once a second instead.\n");
 }
@@ -106,13 +107,14 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "lines", no_argument, 0, LINES },        { "speed", required_argument, 0, SPEED },
 		{ "summary", no_argument, 0, SUMMARY },    { "force-scan", no_argument, 0, FORCE_SCAN },
 		{ "rows", required_argument, 0, 'n' },     { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },        { 0, 0, 0, 0 },
+		{ "version", no_argument, 0, 'V' },        { "subprocesses", no_argument, 0, 's' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 	o->rate = 100;
 	o->speed = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:p:r:d:n:hV", longs, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:r:d:n:shV", longs, NULL)) != -1) {
 		switch (c) {
 		case 'p': o->pid = ps_cli_pid(optarg); break;
 		case 'r': o->rate = ps_cli_positive(optarg, "rate"); break;
@@ -124,6 +126,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case LINES: o->lines = 1; break;
 		case SPEED: o->speed = ps_cli_nonneg(optarg, "speed"); break;
 		case SUMMARY: o->summary = 1; break;
+		case 's': o->subprocesses = 1; break;
 		case FORCE_SCAN: o->force_scan = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
@@ -149,6 +152,9 @@ static void parse(int argc, char **argv, struct opts *o)
 	}
 	if (o->summary && !o->file)
 		ps_cli_usage_error("--summary is for a recorded stream");
+	if (o->subprocesses && o->file)
+		ps_cli_usage_error("--subprocesses is for a live process (a recording has its "
+				   "processes already)");
 }
 
 /* ---- drawing ------------------------------------------------------------ */
@@ -160,15 +166,26 @@ static double pct(uint64_t a, uint64_t b)
 	return b ? 100.0 * (double)a / (double)b : 0.0;
 }
 
+/* ", processes N" when the counts span several. */
+static void processes_text(const struct ps_top_stats *st, const char *sep, char *buf,
+			   size_t cap)
+{
+	buf[0] = '\0';
+	if (st->processes > 1)
+		snprintf(buf, cap, "%s%zu", sep, st->processes);
+}
+
 static void status_text(struct app *a, char *buf, size_t cap)
 {
 	struct ps_top_stats st;
+	char procs[48];
 	ps_top_stats(a->m, &a->v, &st);
+	processes_text(&st, ", processes ", procs, sizeof(procs));
 	snprintf(buf, cap,
-		 "elapsed %.2f s, samples %llu, errors %llu, gil %.1f%%, active %.1f%%, threads %zu",
+		 "elapsed %.2f s, samples %llu, errors %llu, gil %.1f%%, active %.1f%%, threads %zu%s",
 		 (double)(a->now - a->t0) / 1e9, (unsigned long long)st.samples,
 		 (unsigned long long)st.errors, pct(st.gil, st.samples), pct(st.active, st.seen),
-		 st.threads);
+		 st.threads, procs);
 }
 
 static void put(int y, const char *s, int w, attr_t attr)
@@ -184,7 +201,8 @@ static void draw_help(int y, int w)
 		"Keys",
 		"  1 2 3 4      sort by %Own, %Total, OwnTime, TotalTime",
 		"  L            rows per line / per function",
-		"  T            next thread (all, each thread, all again)",
+		"  T            next thread (all, each thread, all again; by pid and tid",
+		"               when there are several processes)",
 		"  I            count idle samples on / off",
 		"  R            reset the counts",
 		"  P            pause / resume the display (sampling goes on)",
@@ -198,7 +216,7 @@ static void draw_help(int y, int w)
 
 static void draw(struct app *a)
 {
-	char buf[1024], thr[200] = "all";
+	char buf[1024], thr[200] = "all", procs[48];
 	int h, w;
 	struct ps_top_stats st;
 	struct ps_top_row *rows = NULL;
@@ -207,17 +225,21 @@ static void draw(struct app *a)
 	getmaxyx(stdscr, h, w);
 	erase();
 	ps_top_stats(a->m, &a->v, &st);
+	processes_text(&st, "   Processes: ", procs, sizeof(procs));
 	if (a->v.thread >= 0) {
 		struct ps_top_thread t = ps_top_thread(a->m, (size_t)a->v.thread);
-		snprintf(thr, sizeof(thr), "%u %s", t.tid, t.name);
+		if (st.processes > 1)
+			snprintf(thr, sizeof(thr), "%u %s (pid %u)", t.tid, t.name, t.pid);
+		else
+			snprintf(thr, sizeof(thr), "%u %s", t.tid, t.name);
 	}
 	snprintf(buf, sizeof(buf), "pyspy-top: %s", a->target);
 	put(0, buf, w, A_BOLD);
 	snprintf(buf, sizeof(buf),
-		 "Python %s   Samples: %llu   Errors: %llu   GIL: %.1f%%   Active: %.1f%%   Threads: %zu",
+		 "Python %s   Samples: %llu   Errors: %llu   GIL: %.1f%%   Active: %.1f%%   Threads: %zu%s",
 		 a->version[0] ? a->version : "?", (unsigned long long)st.samples,
 		 (unsigned long long)st.errors, pct(st.gil, st.samples), pct(st.active, st.seen),
-		 st.threads);
+		 st.threads, procs);
 	put(1, buf, w, A_NORMAL);
 	snprintf(buf, sizeof(buf), "Rows: %s   Thread: %s   Idle: %s   Sort: %s   Elapsed: %.0f s%s%s",
 		 a->v.by_line ? "lines" : "functions", thr, a->v.idle ? "on" : "off",
@@ -360,9 +382,10 @@ static void join_args(char *buf, size_t cap, int argc, const char *const *argv)
 static int live_start(void *ctx, struct ps_proc *p, uint64_t t0)
 {
 	struct app *a = ctx;
-	char cmd[480];
+	char cmd[440];
 	join_args(cmd, sizeof(cmd), p->argc, (const char *const *)p->argv);
-	snprintf(a->target, sizeof(a->target), "process %d: %s", (int)p->pid, cmd);
+	snprintf(a->target, sizeof(a->target), "process %d: %s%s", (int)p->pid, cmd,
+		 a->o->subprocesses ? " (and its python subprocesses)" : "");
 	snprintf(a->version, sizeof(a->version), "%s", p->version);
 	a->t0 = a->now = t0;
 	if (isatty(STDOUT_FILENO))
@@ -371,7 +394,7 @@ static int live_start(void *ctx, struct ps_proc *p, uint64_t t0)
 	return PS_OK;
 }
 
-static int add_thread(struct app *a, const struct ps_thread *th)
+static int add_thread(struct app *a, pid_t pid, const struct ps_thread *th)
 {
 	unsigned flags = (th->flags & PS_THREAD_GIL ? PS_SAMPLE_GIL : 0) |
 			 (th->flags & PS_THREAD_IDLE ? PS_SAMPLE_IDLE : 0);
@@ -398,16 +421,16 @@ static int add_thread(struct app *a, const struct ps_thread *th)
 						     .line = f->line > 0 ? (uint32_t)f->line : 0 };
 		a->frp[i] = &a->fr[i];
 	}
-	return ps_top_add(a->m, (uint32_t)th->tid, th->name, flags, a->frp, n);
+	return ps_top_add_pid(a->m, (uint32_t)pid, (uint32_t)th->tid, th->name, flags, a->frp,
+			      n);
 }
 
 static int live_sample(void *ctx, struct ps_proc *p, uint64_t t, const struct ps_snapshot *s)
 {
 	struct app *a = ctx;
-	(void)p;
 	a->now = t;
 	for (size_t i = 0; i < s->n; i++) {
-		int rc = add_thread(a, &s->threads[i]);
+		int rc = add_thread(a, p->pid, &s->threads[i]);
 		if (rc)
 			return rc;
 	}
@@ -443,6 +466,7 @@ static int run_live(struct app *a)
 	struct ps_sampler_opts so = {
 		.rate_hz = o->rate, .duration_s = o->duration, .nonblocking = o->nonblocking,
 		.open_flags = o->force_scan ? PS_OPEN_FORCE_SCAN : 0,
+		.subprocesses = o->subprocesses,
 	};
 	struct ps_sample_sink sink = { a, live_start, live_sample, live_event };
 	a->rate = o->rate;
@@ -523,8 +547,8 @@ static int replay_record(struct app *a, const struct ps_sr_record *rec, uint64_t
 		}
 	}
 	a->now = s->time_ns;
-	return ps_top_add(a->m, s->thread ? s->thread->tid : 0, s->thread ? s->thread->name : NULL,
-			  s->flags, s->frames, s->depth);
+	return ps_top_add_pid(a->m, s->thread ? s->thread->pid : 0, s->thread ? s->thread->tid : 0,
+			      s->thread ? s->thread->name : NULL, s->flags, s->frames, s->depth);
 }
 
 static int run_replay(struct app *a)

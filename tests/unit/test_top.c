@@ -250,9 +250,37 @@ static void test_many_entries(void **state)
 	ps_top_free(t);
 }
 
+/* --subprocesses: threads are (pid, tid) pairs; the processes are counted. */
+static void test_threads_by_pid_and_tid(void **state)
+{
+	const struct ps_stream_frame *fr[] = { &F_MAIN };
+	struct ps_top *t = ps_top_new();
+	struct ps_top_stats st;
+	struct ps_top_view v = { .thread = -1 };
+	(void)state;
+	assert_int_equal(ps_top_add_pid(t, 10, 10, "MainThread", 0, fr, 1), 0);
+	assert_int_equal(ps_top_add_pid(t, 20, 10, "MainThread", 0, fr, 1), 0); /* tid reused */
+	assert_int_equal(ps_top_add_pid(t, 20, 21, "w", 0, fr, 1), 0);
+	assert_int_equal(ps_top_add_pid(t, 10, 10, "MainThread", 0, fr, 1), 0);
+	assert_int_equal(ps_top_nthreads(t), 3);
+	assert_int_equal(ps_top_thread(t, 1).pid, 20);
+	assert_int_equal(ps_top_thread(t, 1).tid, 10);
+	ps_top_stats(t, &v, &st);
+	assert_int_equal(st.processes, 2);
+	assert_int_equal(st.threads, 3);
+	v.thread = 0;
+	ps_top_stats(t, &v, &st);
+	assert_int_equal(st.samples, 2);
+	ps_top_reset(t);
+	ps_top_stats(t, &v, &st);
+	assert_int_equal(st.processes, 0);
+	ps_top_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_threads_by_pid_and_tid),
 		cmocka_unit_test(test_recursion_counts_once),
 		cmocka_unit_test(test_sorting),
 		cmocka_unit_test(test_thread_filter),
