@@ -85,6 +85,7 @@ from common import (TOOL_TIMEOUT, TargetError, ToolResult,  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(HERE))
 TARGET_HOT = os.path.join(HERE, 'target_hot.py')
 TARGET_THREADS = os.path.join(HERE, 'target_threads.py')
+TARGET_SUBPROC = os.path.join(HERE, 'target_subproc.py')
 VECTORS = os.path.join(ROOT, 'format', 'vectors')
 
 PID_SUBSET = ['2.7', '3.9', '3.12', '3.13', 'debian-3.11']
@@ -1102,6 +1103,28 @@ def test_front(python):
         if fold is not None and count_with(fold, 'hot', TARGET_HOT) < 40:
             p.append('the capture has %d samples in hot()' % count_with(fold, 'hot', TARGET_HOT))
     results.append(('front record sqlite', p))
+
+    # -s: a Pool(2) whose workers spin in hot_a and hot_b, rooted by process
+    sub = tmp('front-sub.txt')
+    r = run_tool(front, ['record', '-s', '-f', 'raw', '-o', sub, '--', python,
+                         TARGET_SUBPROC, 'pool', '2'], timeout=TOOL_TIMEOUT)
+    p = []
+    try:
+        with open(sub) as f:
+            fold = parse_fold(f.read())
+        roots = set(frames[0] for frames, _ in fold if frames)
+        funcs = set(parse_frame(fr)[0] for frames, _ in fold for fr in frames)
+        if r.rc != 0:
+            p.append('pyspy record -s: exit %s: %s' % (r.rc, short(r.err)))
+        if len([x for x in roots if x.startswith('process ')]) < 3:
+            p.append('pyspy record -s: %d process roots, expected 3: %s'
+                     % (len(roots), sorted(roots)[:4]))
+        for fn in ('hot_a', 'hot_b', 'hot_parent'):
+            if fn not in funcs:
+                p.append('pyspy record -s: no %s in the profile' % fn)
+    except (OSError, ValueError) as e:
+        p.append('pyspy record -s wrote nothing usable: %s (%s)' % (e, short(r.err)))
+    results.append(('front record subprocesses', p))
 
     p = []
     for args, want in ((['record', '--format', 'bogus', '--pid', '1'], 2),
