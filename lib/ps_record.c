@@ -89,6 +89,11 @@ static int rec_sample(void *ctx, struct ps_proc *p, uint64_t t, const struct ps_
 		if ((r->opts.gil_only && !(flags & PS_SAMPLE_GIL)) ||
 		    (r->opts.drop_idle && (flags & PS_SAMPLE_IDLE)))
 			continue;
+		/* a thread state with no frame at all (a thread not started
+		 * yet, or ending) has nothing to attribute: its tid is often
+		 * not even known yet */
+		if (th->nframes == 0 && !(th->flags & PS_THREAD_TRUNCATED))
+			continue;
 		uint32_t thread, stack;
 		rc = ps_sw_thread(r->w, (uint32_t)p->pid, (uint32_t)th->tid,
 				  th->name[0] ? th->name : NULL, &thread, &r->err);

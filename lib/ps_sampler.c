@@ -178,17 +178,18 @@ static int open_target(const struct ps_sampler_opts *o, pid_t pid, int child,
 	}
 }
 
-/* Thread names by thread id, per process. Looking names up walks
+/* Thread names by thread id and OS tid, per process. Looking names up walks
  * sys.modules, so it is done only when a thread we have not named appears,
  * and every few seconds (a thread may be renamed); other snapshots take
- * names from here. */
+ * names from here. The key has the tid too: glibc reuses a finished
+ * thread's pthread_t for the next thread, which must not inherit its name. */
 #define NAMES_MAX 4096
 #define NAMES_REFRESH_NS (5 * NS)
 
 typedef char thread_name[sizeof(((struct ps_thread *)0)->name)];
 
 struct names {
-	uint64_t *id;
+	uint64_t *id;           /* thread_id << 32 ^ tid: see names_key */
 	thread_name *name;
 	size_t n, cap;
 	uint64_t refreshed;
@@ -201,23 +202,36 @@ static void names_release(struct names *nm)
 	memset(nm, 0, sizeof(*nm));
 }
 
-static const char *names_get(const struct names *nm, uint64_t id)
+static uint64_t names_key(const struct ps_thread *t)
 {
-	for (size_t i = 0; i < nm->n; i++)
-		if (nm->id[i] == id)
-			return nm->name[i];
+	return t->thread_id << 32 ^ t->thread_id >> 32 ^ (uint64_t)(uint32_t)t->tid;
+}
+
+/* The name of thread t, the i-th of its snapshot: threads keep their order
+ * from one snapshot to the next, so position i is tried first (a process
+ * with a thousand threads would otherwise cost a million compares). */
+static const char *names_get(const struct names *nm, const struct ps_thread *t, size_t i)
+{
+	uint64_t key = names_key(t);
+	if (i < nm->n && nm->id[i] == key)
+		return nm->name[i];
+	for (size_t j = 0; j < nm->n; j++)
+		if (nm->id[j] == key)
+			return nm->name[j];
 	return NULL;
 }
 
 /* Whether to look names up now: a thread we have not seen; a thread
- * still without a name once a second (threading may not have been imported
- * yet when we first saw it); everything every few seconds (renames). */
+ * still without a name ten times a second (threading may not have been
+ * imported yet when we first saw it, and a new thread enters
+ * threading._active only once it runs: short-lived threads would otherwise
+ * never be named); everything every few seconds (renames). */
 static int names_due(const struct names *nm, const struct ps_snapshot *s, uint64_t now)
 {
 	uint64_t age = now - nm->refreshed;
 	for (size_t i = 0; i < s->n; i++) {
-		const char *n = names_get(nm, s->threads[i].thread_id);
-		if (!n || (!n[0] && age >= NS))
+		const char *n = names_get(nm, &s->threads[i], i);
+		if (!n || (!n[0] && age >= NS / 10))
 			return 1;
 	}
 	return age >= NAMES_REFRESH_NS;
@@ -240,7 +254,7 @@ static void names_store(struct names *nm, const struct ps_snapshot *s, uint64_t 
 	}
 	nm->n = 0;
 	for (size_t i = 0; i < s->n && nm->n < nm->cap; i++) {
-		nm->id[nm->n] = s->threads[i].thread_id;
+		nm->id[nm->n] = names_key(&s->threads[i]);
 		memcpy(nm->name[nm->n++], s->threads[i].name, sizeof(s->threads[i].name));
 	}
 	nm->refreshed = now;
@@ -249,7 +263,7 @@ static void names_store(struct names *nm, const struct ps_snapshot *s, uint64_t 
 static void names_fill(const struct names *nm, struct ps_snapshot *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		const char *n = names_get(nm, s->threads[i].thread_id);
+		const char *n = names_get(nm, &s->threads[i], i);
 		if (n)
 			memcpy(s->threads[i].name, n, sizeof(s->threads[i].name));
 	}
