@@ -547,3 +547,19 @@ void ps_json_string(FILE *f, const char *s, size_t n)
 	}
 	putc('"', f);
 }
+
+size_t ps_text_scrub(char *s)
+{
+	size_t o = 0;
+	for (size_t i = 0; s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == 0xc2 && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9f) {
+			s[o++] = '?';
+			i++;
+		} else {
+			s[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+		}
+	}
+	s[o] = '\0';
+	return o;
+}

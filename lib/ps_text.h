@@ -25,6 +25,11 @@ size_t ps_ucs_to_utf8(int width, const void *data, size_t n, char *out,
 size_t ps_utf8_sanitize(const void *data, size_t n, char *out, size_t outcap,
 			int *truncated);
 
+/* Make s (NUL-terminated UTF-8) safe to print on a terminal, in place: each
+ * C0 control, DEL and C1 control (U+0080-U+009F, which some terminals take
+ * as escape sequences) becomes '?'. Returns the new length. */
+size_t ps_text_scrub(char *s);
+
 /* Python repr() of a str given as UTF-8 (Python 3 rules: single quotes unless
  * the text has a single quote and no double quote; \\n \\r \\t \\\\ and
  * \\xNN for other control characters; printable non-ASCII kept). Written to

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ps_error.h"
+#include "ps_text.h"
 
 /* One row's counts: for a (thread or all threads, function or line) key.
  * Index 0 of own/total is active samples, 1 idle ones. */
@@ -348,6 +349,7 @@ void ps_top_format_row(const struct ps_top_row *r, uint64_t total, double rate_h
 	else
 		snprintf(buf, cap, "%5.1f%% %6.1f%% %8.2fs %9.2fs  %s", pown, ptot,
 			 (double)r->own / rate, (double)r->total / rate, r->function);
+	ps_text_scrub(buf); /* names are the target's: no terminal escapes */
 }
 
 int ps_top_render(const struct ps_top *t, const struct ps_top_view *v, double rate_hz,

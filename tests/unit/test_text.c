@@ -379,6 +379,21 @@ static void test_json_string(void **state)
 	check_json(NULL, 0, "\"\"");
 }
 
+/* Names printed on a terminal: C0, DEL and C1 controls become '?', the
+ * rest of UTF-8 (accents, CJK, emoji) is kept. */
+static void test_scrub_controls(void **state)
+{
+	(void)state;
+	char s[] = "a\x1b[2Jb\x07\x7f\xc2\x9b" "31m\xc2\xa0\xc3\xa9\xe6\x97\xa5\nend";
+	size_t n = ps_text_scrub(s);
+	assert_string_equal(s, "a?[2Jb???31m\xc2\xa0\xc3\xa9\xe6\x97\xa5?end");
+	assert_int_equal(n, strlen(s));
+	char e[] = "";
+	assert_int_equal(ps_text_scrub(e), 0);
+	char cut[] = "x\xc2";   /* a lead byte at the end stays as it is */
+	assert_int_equal(ps_text_scrub(cut), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_repr_float_special),
 		cmocka_unit_test(test_repr_float_roundtrip),
 		cmocka_unit_test(test_json_string),
+		cmocka_unit_test(test_scrub_controls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
