@@ -22,6 +22,7 @@
 #include "ps_input.h"
 #include "ps_sampler.h"
 #include "ps_stream.h"
+#include "ps_text.h"
 #include "ps_top.h"
 
 #define NS 1000000000ull
@@ -232,6 +233,7 @@ static void draw(struct app *a)
 			snprintf(thr, sizeof(thr), "%u %s (pid %u)", t.tid, t.name, t.pid);
 		else
 			snprintf(thr, sizeof(thr), "%u %s", t.tid, t.name);
+		ps_text_scrub(thr);
 	}
 	snprintf(buf, sizeof(buf), "pyspy-top: %s", a->target);
 	put(0, buf, w, A_BOLD);
@@ -362,6 +364,7 @@ static int print_table(struct app *a, FILE *f, size_t max_rows)
 {
 	char status[256], *table;
 	status_text(a, status, sizeof(status));
+	ps_text_scrub(status);
 	if (ps_top_render(a->m, &a->v, a->rate, max_rows, &table))
 		return PS_ENOMEM;
 	fprintf(f, "== %s ==\n%s\n", status, table);
@@ -386,6 +389,7 @@ static int live_start(void *ctx, struct ps_proc *p, uint64_t t0)
 	join_args(cmd, sizeof(cmd), p->argc, (const char *const *)p->argv);
 	snprintf(a->target, sizeof(a->target), "process %d: %s%s", (int)p->pid, cmd,
 		 a->o->subprocesses ? " (and its python subprocesses)" : "");
+	ps_text_scrub(a->target);
 	snprintf(a->version, sizeof(a->version), "%s", p->version);
 	a->t0 = a->now = t0;
 	if (isatty(STDOUT_FILENO))
@@ -569,6 +573,7 @@ static int run_replay(struct app *a)
 	char cmd[480];
 	join_args(cmd, sizeof(cmd), (int)h->argc, h->argv);
 	snprintf(a->target, sizeof(a->target), "%.200s (process %u: %.280s)", name, h->pid, cmd);
+	ps_text_scrub(a->target);
 	snprintf(a->version, sizeof(a->version), "%s", h->python_version);
 	a->rate = h->rate_hz ? h->rate_hz : 100;
 	a->t0 = a->now = a->last_draw = h->mono_origin_ns;
