@@ -1,6 +1,6 @@
 /* pyspy-dump: print the Python stack of every thread of a running process.
  *
- *   pyspy-dump --pid 1234 [--locals] [--json] [--nonblocking]
+ *   pyspy-dump --pid 1234 [--locals] [--json] [--nonblocking | --native]
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -19,7 +19,7 @@
 
 struct opts {
 	pid_t pid;
-	int json, locals, nonblocking, force_scan;
+	int json, locals, nonblocking, force_scan, native;
 };
 
 /* Locals are rendered while the target is paused, printed after. */
@@ -44,6 +44,8 @@ static void usage(FILE *f)
 		"  -l, --locals       show each frame's arguments and local variables\n"
 		"  -j, --json         print JSON instead of text\n"
 		"  -n, --nonblocking  do not pause the process (stacks may be inconsistent)\n"
+		"      --native       include C frames (extensions, libraries) between the\n"
+		"                     Python ones (not with --nonblocking)\n"
 		"      --force-scan   find the interpreter by scanning memory, not by symbols\n"
 		"  -h, --help         this help\n"
 		"  -V, --version      print the version\n");
@@ -55,7 +57,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "pid", required_argument, 0, 'p' },   { "locals", no_argument, 0, 'l' },
 		{ "json", no_argument, 0, 'j' },        { "nonblocking", no_argument, 0, 'n' },
 		{ "force-scan", no_argument, 0, 'S' },  { "help", no_argument, 0, 'h' },
-		{ "version", no_argument, 0, 'V' },     { 0, 0, 0, 0 },
+		{ "version", no_argument, 0, 'V' },     { "native", no_argument, 0, 'N' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
 	opterr = 0;
@@ -66,6 +69,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'j': o->json = 1; break;
 		case 'n': o->nonblocking = 1; break;
 		case 'S': o->force_scan = 1; break;
+		case 'N': o->native = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
 		default: ps_cli_bad_option(c, argv);
@@ -75,6 +79,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		ps_cli_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!o->pid)
 		ps_cli_usage_error("which process? give --pid PID");
+	if (o->native && o->nonblocking)
+		ps_cli_usage_error("--native needs the process paused: not with --nonblocking");
 }
 
 static void collect_locals(struct ps_proc *p, const struct ps_frame *f, struct frame_locals *fl)
@@ -104,7 +110,8 @@ static struct frame_locals **collect_all_locals(struct ps_proc *p, const struct 
 	for (size_t i = 0; all && i < s->n; i++) {
 		all[i] = calloc(s->threads[i].nframes + 1, sizeof(**all));
 		for (size_t j = 0; all[i] && j < s->threads[i].nframes; j++)
-			collect_locals(p, &s->threads[i].frames[j], &all[i][j]);
+			if (s->threads[i].frames[j].code)
+				collect_locals(p, &s->threads[i].frames[j], &all[i][j]);
 	}
 	return all;
 }
@@ -142,6 +149,16 @@ static void print_text_locals(const struct frame_locals *fl)
 	}
 }
 
+/* A C frame: its function and shared object; the address when the object
+ * has no symbol there. */
+static void print_text_native(const struct ps_frame *f)
+{
+	printf("    %s", f->symbol);
+	if (strcmp(f->symbol, "<unknown>") == 0)
+		printf(" 0x%llx", (unsigned long long)f->addr);
+	printf(" (%s)\n", f->object ? f->object : "?");
+}
+
 static void print_text(const struct ps_proc *p, const struct ps_snapshot *s,
 		       struct frame_locals **loc)
 {
@@ -157,10 +174,16 @@ static void print_text(const struct ps_proc *p, const struct ps_snapshot *s,
 		printf("\n");
 		for (size_t j = 0; j < t->nframes; j++) {
 			const struct ps_frame *f = &t->frames[j];
+			if (!f->code) {
+				print_text_native(f);
+				continue;
+			}
 			printf("    %s (%s:%d)\n", frame_name(f), f->code->file, f->line);
 			if (loc)
 				print_text_locals(&loc[i][j]);
 		}
+		if (t->flags & PS_THREAD_NO_NATIVE)
+			printf("    (native frames left out: they did not match the Python stack)\n");
 		if (t->error)
 			printf("    (stack incomplete: %s)\n", ps_strerror(t->error));
 		else if (t->flags & PS_THREAD_TRUNCATED)
@@ -192,6 +215,15 @@ static void print_json_locals(const struct frame_locals *fl)
 	fputs("]", stdout);
 }
 
+/* The rest of a C frame's object, after "function": */
+static void print_json_native(const struct ps_frame *f)
+{
+	json_str(f->symbol);
+	fputs(", \"object\": ", stdout);
+	json_str(f->object);
+	printf(", \"address\": %llu, \"kind\": \"native\"}", (unsigned long long)f->addr);
+}
+
 static void print_json_thread(const struct ps_thread *t, struct frame_locals *loc)
 {
 	printf("{\"tid\": %d, \"thread_id\": %llu, \"name\": ", (int)t->tid,
@@ -203,17 +235,22 @@ static void print_json_thread(const struct ps_thread *t, struct frame_locals *lo
 	for (size_t j = 0; j < t->nframes; j++) {
 		const struct ps_frame *f = &t->frames[j];
 		fputs(j ? ",\n    {\"function\": " : "\n    {\"function\": ", stdout);
+		if (!f->code) {
+			print_json_native(f);
+			continue;
+		}
 		json_str(f->code->name);
 		fputs(", \"qualname\": ", stdout);
 		json_str(f->code->qualname);
 		fputs(", \"file\": ", stdout);
 		json_str(f->code->file);
-		printf(", \"line\": %d", f->line);
+		printf(", \"line\": %d, \"kind\": \"python\"", f->line);
 		if (loc)
 			print_json_locals(&loc[j]);
 		fputs("}", stdout);
 	}
-	printf("]%s}", t->flags & PS_THREAD_TRUNCATED ? ", \"truncated\": true" : "");
+	printf("]%s%s}", t->flags & PS_THREAD_TRUNCATED ? ", \"truncated\": true" : "",
+	       t->flags & PS_THREAD_NO_NATIVE ? ", \"native_merged\": false" : "");
 }
 
 static void print_json(const struct ps_proc *p, const struct ps_snapshot *s,
@@ -247,7 +284,7 @@ static int take(struct ps_proc *p, const struct opts *o, struct ps_snapshot *s,
 	ps_tasks_read(p->pid, &tasks); /* states before we stop anyone */
 	int rc = o->nonblocking ? PS_OK : ps_pause(p->pid, &pz, 1000, e);
 	if (rc == PS_OK) {
-		rc = ps_snapshot_take(p, s, PS_SNAP_NAMES, &tasks, e);
+		rc = ps_snapshot_take(p, s, PS_SNAP_NAMES | (o->native ? PS_SNAP_NATIVE : 0), &tasks, e);
 		if (rc == PS_OK && o->locals)
 			*loc = collect_all_locals(p, s);
 		ps_resume(&pz);

@@ -23,7 +23,7 @@ struct opts {
 	char **cmd;             /* launch mode: argv after "--" */
 	const char *output;     /* NULL: stdout */
 	double rate, duration;
-	int nonblocking, gil, idle, no_idle, quiet, force_scan;
+	int nonblocking, gil, idle, no_idle, quiet, force_scan, native;
 };
 
 static void usage(FILE *f)
@@ -38,6 +38,8 @@ static void usage(FILE *f)
 		"  -r, --rate HZ         samples per second (default 100)\n"
 		"  -d, --duration SECS   stop after SECS seconds (default: until the target exits)\n"
 		"      --nonblocking     never pause the target (samples may be inconsistent)\n"
+		"      --native          include C frames (extensions, libraries) between the\n"
+		"                        Python ones; pauses the target, so not with --nonblocking\n"
 		"      --gil             record only threads holding the GIL\n"
 		"      --idle            record idle threads too (the default: flagged idle)\n"
 		"      --no-idle         leave idle threads out of the recording\n"
@@ -50,13 +52,14 @@ static void usage(FILE *f)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-	enum { NONBLOCKING = 256, GIL, IDLE, NO_IDLE, FORCE_SCAN };
+	enum { NONBLOCKING = 256, GIL, IDLE, NO_IDLE, FORCE_SCAN, NATIVE };
 	static const struct option longs[] = {
 		{ "pid", required_argument, 0, 'p' },      { "output", required_argument, 0, 'o' },
 		{ "rate", required_argument, 0, 'r' },     { "duration", required_argument, 0, 'd' },
 		{ "nonblocking", no_argument, 0, NONBLOCKING }, { "gil", no_argument, 0, GIL },
 		{ "idle", no_argument, 0, IDLE },          { "no-idle", no_argument, 0, NO_IDLE },
 		{ "force-scan", no_argument, 0, FORCE_SCAN }, { "quiet", no_argument, 0, 'q' },
+		{ "native", no_argument, 0, NATIVE },
 		{ "help", no_argument, 0, 'h' },           { "version", no_argument, 0, 'V' },
 		{ 0, 0, 0, 0 },
 	};
@@ -74,6 +77,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case IDLE: o->idle = 1; break;
 		case NO_IDLE: o->no_idle = 1; break;
 		case FORCE_SCAN: o->force_scan = 1; break;
+		case NATIVE: o->native = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
@@ -88,6 +92,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		ps_cli_usage_error("what to sample? give --pid PID or -- COMMAND");
 	if (o->idle && o->no_idle)
 		ps_cli_usage_error("--idle and --no-idle contradict each other");
+	if (o->native && o->nonblocking)
+		ps_cli_usage_error("--native needs the target paused: not with --nonblocking");
 }
 
 static int open_output(const struct opts *o)
@@ -136,6 +142,7 @@ static int run(const struct opts *o, int fd)
 	}
 	struct ps_sampler_opts so = {
 		.rate_hz = o->rate, .duration_s = o->duration, .nonblocking = o->nonblocking,
+		.native = o->native,
 		.status = !o->quiet && isatty(STDERR_FILENO),
 		.open_flags = o->force_scan ? PS_OPEN_FORCE_SCAN : 0,
 	};
