@@ -307,6 +307,7 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 			      int need, void *arg)
 {
 	(void)arg;
+	current->st.lookups++;
 	if (in_vdso(current, ip))
 		return _Ux86_64_dwarf_search_unwind_table(as, ip, &current->vdso, pi, need,
 							  current);

@@ -73,6 +73,7 @@ struct ps_native_stats {
 	uint64_t mem_reads;    /* page reads through ps_mem */
 	uint64_t cache_hits;   /* word reads served from cached pages */
 	uint64_t errors;       /* register reads or unwind steps that failed */
+	uint64_t lookups;      /* unwind-table lookups (libunwind cache misses) */
 };
 void ps_native_stats(const struct ps_native *n, struct ps_native_stats *out);
 

@@ -33,6 +33,7 @@ if [ "${1:-}" != "--san" ]; then
 	run e2e python3 tests/e2e/run.py --bin build/bin
 	run e2e-sample python3 tests/e2e/sample.py --bin build/bin
 	run e2e-top python3 tests/e2e/top.py --bin build/bin
+	run e2e-native python3 tests/e2e/native.py --bin build/bin
 	run browser env BROWSER_DEPS=skip tests/browser/run.sh build/bin
 	make --no-print-directory SAN=1 all units >/dev/null || fail=$((fail + 1))
 fi
@@ -42,6 +43,7 @@ run "units (asan+ubsan)" tests/run-units.sh build-san/tests/test_*
 run "e2e (asan+ubsan)" python3 tests/e2e/run.py --bin build-san/bin
 run "e2e-sample (asan+ubsan)" python3 tests/e2e/sample.py --bin build-san/bin
 run "e2e-top (asan+ubsan)" python3 tests/e2e/top.py --bin build-san/bin
+run "e2e-native (asan+ubsan)" python3 tests/e2e/native.py --bin build-san/bin
 run "browser (asan+ubsan)" env BROWSER_DEPS=skip tests/browser/run.sh build-san/bin
 
 echo "check: $pass passed, $fail failed, $skip skipped"
