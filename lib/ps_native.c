@@ -52,6 +52,7 @@ struct ps_native {
 	unw_addr_space_t as;
 	void *upt;
 	struct user_regs_struct regs;
+	unsigned maps_gen;      /* ps_symbols' mappings libunwind's cache is for */
 	int vdso_state;         /* 0 not looked at, 1 usable, -1 not */
 	unw_dyn_info_t vdso;    /* the vdso's unwind table */
 #endif
@@ -381,6 +382,12 @@ int ps_native_unwind(struct ps_native *n, pid_t tid, struct ps_nframe *out, size
 	if (ptrace(PTRACE_GETREGS, tid, NULL, &n->regs) != 0) {
 		n->st.errors++;
 		return PS_EREAD;
+	}
+	/* An object unloaded and another loaded at its addresses would make
+	 * libunwind's per-IP cache lie: start over when the mappings change. */
+	if (ps_symbols_maps_generation(n->syms) != n->maps_gen) {
+		unw_flush_cache(n->as, 0, 0);
+		n->maps_gen = ps_symbols_maps_generation(n->syms);
 	}
 	current = n;
 	int rc = walk(n, out, cap, nout, truncated);

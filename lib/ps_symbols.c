@@ -50,6 +50,7 @@ struct ps_symbols {
 	uint64_t *map_bias;
 	int *map_bias_ok;
 	int maps_read;
+	unsigned maps_gen;
 	int may_refresh;          /* one re-read allowed this snapshot */
 	struct object *objs[MAX_OBJECTS];
 	size_t nobjs;
@@ -263,6 +264,7 @@ static int maps_load(struct ps_symbols *s)
 		if (s->maps.v[i].path[0] == '/' || strcmp(s->maps.v[i].path, VDSO) == 0)
 			s->map_obj[i] = object_get(s, &s->maps.v[i]);
 	s->maps_read = 1;
+	s->maps_gen++;
 	return PS_OK;
 }
 
@@ -382,6 +384,11 @@ int ps_symbols_new(pid_t pid, struct ps_symbols **out)
 void ps_symbols_begin(struct ps_symbols *s)
 {
 	s->may_refresh = 1;
+}
+
+unsigned ps_symbols_maps_generation(const struct ps_symbols *s)
+{
+	return s->maps_gen;
 }
 
 size_t ps_symbols_objects_loaded(const struct ps_symbols *s)

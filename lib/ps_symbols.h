@@ -37,6 +37,10 @@ void ps_symbols_begin(struct ps_symbols *s);
  * when addr is in no mapping at all (out->* are then NULL). */
 int ps_symbols_lookup(struct ps_symbols *s, uint64_t addr, struct ps_symbol *out);
 
+/* Bumped each time the mappings are read: what was learnt per address
+ * (such as libunwind's cache) may be stale when it changes. */
+unsigned ps_symbols_maps_generation(const struct ps_symbols *s);
+
 /* How many object files were loaded (for tests: the cache works). */
 size_t ps_symbols_objects_loaded(const struct ps_symbols *s);
 
