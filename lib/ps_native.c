@@ -138,7 +138,14 @@ int ps_native_merge(const struct ps_nframe *nat, size_t nn, const struct ps_fram
 	for (size_t i = 0; i < nn; i++)
 		evals += nat[i].kind == PS_NATIVE_EVAL;
 	*nout = 0;
-	if (evals != count_calls(py, np, hidden_entries))
+	size_t calls = count_calls(py, np, hidden_entries);
+	/* An eval call in its prologue or epilogue (its frame not linked yet,
+	 * or unlinked already: the function just returned) runs no Python
+	 * frame; only the innermost one can be there, all others are inside
+	 * a call. So one EVAL frame more than calls is the innermost's. */
+	if (evals == calls + 1)
+		pending++;
+	else if (evals != calls)
 		return PS_EINVAL;
 	for (size_t i = 0; i < nn; i++) {
 		if (nat[i].kind == PS_NATIVE_KEEP) {

@@ -13,8 +13,9 @@
 struct ps_proc;
 struct ps_frame;
 
-/* Deepest native stack we unwind (a corrupt stack could loop). */
-#define PS_MAX_NATIVE_FRAMES 512
+/* Deepest native stack we unwind (a corrupt stack could loop). Up to 3.10
+ * each Python call costs about five C frames: room for ~800 Python ones. */
+#define PS_MAX_NATIVE_FRAMES 4096
 
 enum ps_native_kind {
 	PS_NATIVE_KEEP = 0,   /* an extension module or library: shown */
@@ -61,8 +62,11 @@ void ps_native_classify(struct ps_nframe *f, size_t n, const char *const *python
  * without a visible frame follow), hidden_entries how many eval calls run
  * above the innermost Python frame without one of their own yet. Writes up
  * to nn + np frames to out (innermost first; native ones with code NULL).
- * PS_EINVAL, and nothing written, when the number of EVAL frames is not the
- * number of eval calls: the stacks can not be interleaved safely. */
+ * One EVAL frame more than eval calls is the innermost eval call between
+ * entering and linking its frame (or unlinking and returning): it runs no
+ * Python frame. PS_EINVAL, and nothing written, for any other difference
+ * between EVAL frames and eval calls: the stacks can not be interleaved
+ * safely. */
 int ps_native_merge(const struct ps_nframe *nat, size_t nn, const struct ps_frame *py, size_t np,
 		    unsigned hidden_entries, struct ps_frame *out, size_t *nout);
 

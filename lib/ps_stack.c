@@ -407,8 +407,16 @@ static void merge_thread(struct ps_proc *p, struct ps_snapshot *s, struct ps_thr
 {
 	size_t nn = 0, nout = 0;
 	int cut = 0;
-	if ((t->flags & PS_THREAD_TRUNCATED) || t->tid <= 0 ||
-	    ps_native_unwind(p->native, t->tid, nat, PS_MAX_NATIVE_FRAMES, &nn, &cut) || cut) {
+	/* a Python stack we could not read whole (its error counted already)
+	 * has nothing to align the native one with */
+	if (t->flags & PS_THREAD_TRUNCATED) {
+		t->flags |= PS_THREAD_NO_NATIVE;
+		return;
+	}
+	/* nor has a native stack cut short; and a merged one must fit */
+	if (t->tid <= 0 ||
+	    ps_native_unwind(p->native, t->tid, nat, PS_MAX_NATIVE_FRAMES, &nn, &cut) || cut ||
+	    nn + t->nframes > PS_MAX_FRAMES) {
 		native_failed(s, t);
 		return;
 	}

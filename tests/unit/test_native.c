@@ -92,22 +92,39 @@ static void test_merge_one_eval_frame_runs_many_python_frames(void **state)
 	expect(out, k, want, N(want));
 }
 
-/* More eval frames than eval calls (or fewer): no interleaving at all. */
+/* Two more eval frames than eval calls, or fewer: no interleaving at all. */
 static void test_merge_mismatch_is_refused(void **state)
 {
 	(void)state;
 	struct ps_nframe n[] = { nat("eval", "libpython", E), nat("c", "ext.so", K),
 				 nat("eval", "libpython", E), nat("eval", "libpython", E) };
-	struct ps_frame p[] = { py(0, 1), py(1, 1) };
-	struct ps_frame out[N(n) + N(p)];
+	struct ps_frame p[] = { py(0, 1) };
+	struct ps_frame out[N(n) + 4];
 	size_t k = 99;
 	assert_int_equal(ps_native_merge(n, N(n), p, N(p), 0, out, &k), PS_EINVAL);
 	assert_int_equal(k, 0);
 	/* and fewer */
-	assert_int_equal(ps_native_merge(n, 1, p, N(p), 0, out, &k), PS_EINVAL);
+	struct ps_frame p2[] = { py(0, 1), py(1, 1) };
+	assert_int_equal(ps_native_merge(n, 1, p2, N(p2), 0, out, &k), PS_EINVAL);
 	/* a native stack cut before the outermost eval frame */
-	struct ps_frame p3[] = { py(0, 1), py(1, 1), py(2, 1), py(3, 1) };
-	assert_int_equal(ps_native_merge(n, N(n), p3, N(p3), 0, out, &k), PS_EINVAL);
+	struct ps_frame p4[] = { py(0, 1), py(1, 1), py(2, 1), py(3, 1) };
+	assert_int_equal(ps_native_merge(n, N(n), p4, N(p4), 0, out, &k), PS_EINVAL);
+}
+
+/* The innermost eval call returning (its frame gone) or starting (not
+ * linked yet): one EVAL frame more than calls, and it is the innermost. */
+static void test_merge_innermost_eval_between_frames_runs_nothing(void **state)
+{
+	(void)state;
+	struct ps_nframe n[] = { nat("eval", "libpython", E), nat("slot_tp_richcompare", "lp", D),
+				 nat("sort_key", "ext.so", K), nat("eval", "libpython", E),
+				 nat("eval", "libpython", E) };
+	struct ps_frame p[] = { py(0, 1), py(1, 0), py(2, 1) };
+	struct ps_frame out[N(n) + N(p)];
+	size_t k;
+	assert_int_equal(ps_native_merge(n, N(n), p, N(p), 0, out, &k), PS_OK);
+	const char *want[] = { "sort_key", "#0", "#1", "#2" };
+	expect(out, k, want, N(want));
 }
 
 /* An eval call that began but whose frame has not started yet runs no
@@ -123,8 +140,14 @@ static void test_merge_hidden_entry_matches_innermost_eval_frame(void **state)
 	assert_int_equal(ps_native_merge(n, N(n), p, N(p), 1, out, &k), PS_OK);
 	const char *want[] = { "c", "#0" };
 	expect(out, k, want, N(want));
-	/* without the hidden call the counts disagree */
-	assert_int_equal(ps_native_merge(n, N(n), p, N(p), 0, out, &k), PS_EINVAL);
+	/* unseen, it is inferred the same way (one EVAL frame over) */
+	assert_int_equal(ps_native_merge(n, N(n), p, N(p), 0, out, &k), PS_OK);
+	expect(out, k, want, N(want));
+	/* seen, and one more frame in its prologue: both are innermost */
+	struct ps_nframe n3[] = { nat("eval", "libpython", E), nat("eval", "libpython", E),
+				  nat("c", "ext.so", K), nat("eval", "libpython", E) };
+	assert_int_equal(ps_native_merge(n3, N(n3), p, N(p), 1, out, &k), PS_OK);
+	expect(out, k, want, N(want));
 }
 
 /* entries 2: after this frame's call ends, one more call without frames. */
@@ -290,7 +313,7 @@ static void test_unwind_paused_child_names_its_functions_in_order(void **state)
 	struct child *c = *state;
 	struct ps_native *n;
 	struct ps_pause pz = { 0 };
-	struct ps_nframe f[PS_MAX_NATIVE_FRAMES];
+	static struct ps_nframe f[PS_MAX_NATIVE_FRAMES];
 	size_t nf = 0;
 	int cut = 1;
 	assert_int_equal(ps_native_new(c->p, &n, NULL), PS_OK);
@@ -417,6 +440,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_merge_one_eval_frame_per_python_frame),
 		cmocka_unit_test(test_merge_one_eval_frame_runs_many_python_frames),
 		cmocka_unit_test(test_merge_mismatch_is_refused),
+		cmocka_unit_test(test_merge_innermost_eval_between_frames_runs_nothing),
 		cmocka_unit_test(test_merge_hidden_entry_matches_innermost_eval_frame),
 		cmocka_unit_test(test_merge_empty_call_between_frames),
 		cmocka_unit_test(test_merge_unterminated_outer_run_is_one_call),
