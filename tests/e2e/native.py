@@ -26,7 +26,8 @@ callback() -> native_ext.spin() (C, burning CPU):
 
 Once: --native with --nonblocking is a usage error (exit 2, one line) for
 pyspy-sample, pyspy-dump and pyspy-top; pyspy-svg and pyspy-speedscope show
-the native frames of a recorded stream as "spin (native_ext.so)".
+the native frames of a recorded stream as "spin (native_ext.so)", and so does
+`pyspy-top --native` (plain tables) live.
 
 Prints PASS/FAIL per case, a matrix and `e2e-native: N passed, M failed,
 K skipped`; exits non-zero if anything failed. Standard library only.
@@ -329,11 +330,17 @@ def test_renderers(name, python):
     try:
         r = run_tool(BIN['sample'], ['--native', '-q', '-d', '1', '-o', stream,
                                      '--pid', str(app.pid)])
+        # pyspy-top's plain tables (stdout is no terminal)
+        top = run_tool(BIN['top'], ['--native', '-d', '1.5', '-n', '20',
+                                    '--pid', str(app.pid)])
     finally:
         app.close()
+    top_rows = [l for l in top.out.split('\n') if l.endswith('spin (native_ext.so)')]
+    top_problems = [] if top.rc == 0 and top_rows else [
+        'exit %s, no row "spin (native_ext.so)" in: %s' % (top.rc, short(top.out + top.err))]
     if r.rc != 0:
         return [('native render', ['sampler exit %s: %s' % (r.rc, short(r.err))])]
-    out = []
+    out = [('native render top', top_problems)]
     svg = run_tool(BIN['svg'], [stream])
     out.append(('native render svg', [] if svg.rc == 0 and
                 'spin (native_ext.so)' in svg.out else

@@ -23,6 +23,7 @@
 
 #include "ps_native.h"
 #include "ps_proc.h"
+#include "ps_record.h"
 #include "ps_stack.h"
 #include "ps_tasks.h"
 
@@ -188,6 +189,30 @@ static void test_merge_native_only_and_unknown_symbols(void **state)
 	const char *want[] = { "<unknown>", "main" };
 	expect(out, k, want, N(want));
 	assert_string_equal(out[0].object, "libfoo.so");
+}
+
+/* What the stream gets: native frames by symbol and object, line 0. */
+static void test_record_frame_kinds(void **state)
+{
+	(void)state;
+	struct ps_code c = { .name = "f", .qualname = "A.f", .file = "a.py" };
+	struct ps_frame pf = { .code = &c, .line = 7 };
+	struct ps_frame nf = { .code = NULL, .line = 0, .addr = 0x1234, .symbol = "compute",
+			       .object = "ext.so" };
+	struct ps_stream_frame s = ps_record_frame(&pf);
+	assert_int_equal(s.kind, PS_FRAME_PYTHON);
+	assert_string_equal(s.function, "f");
+	assert_string_equal(s.qualname, "A.f");
+	assert_string_equal(s.file, "a.py");
+	assert_int_equal(s.line, 7);
+	s = ps_record_frame(&nf);
+	assert_int_equal(s.kind, PS_FRAME_NATIVE);
+	assert_string_equal(s.function, "compute");
+	assert_null(s.qualname);
+	assert_string_equal(s.file, "ext.so");
+	assert_int_equal(s.line, 0);
+	nf.object = NULL; /* anonymous memory: no file */
+	assert_null(ps_record_frame(&nf).file);
 }
 
 /* ---- classify ---- */
@@ -445,6 +470,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_merge_empty_call_between_frames),
 		cmocka_unit_test(test_merge_unterminated_outer_run_is_one_call),
 		cmocka_unit_test(test_merge_native_only_and_unknown_symbols),
+		cmocka_unit_test(test_record_frame_kinds),
 		cmocka_unit_test(test_classify_eval_internal_start_and_kept_frames),
 		cmocka_unit_test(test_classify_thread_root_in_stripped_libc_is_dropped),
 		cmocka_unit_test_setup_teardown(test_unwind_paused_child_names_its_functions_in_order,

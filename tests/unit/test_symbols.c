@@ -161,6 +161,24 @@ static void test_demangle(void **state)
 	assert_string_equal(out, "foo:");
 }
 
+/* A C++ function of a mapped object is named demangled. */
+static void test_cpp_symbol_is_demangled(void **state)
+{
+	struct ps_symbols *s = *state;
+	struct ps_symbol sym;
+	void *h = dlopen("libstdc++.so.6", RTLD_LAZY);
+	if (!h)
+		skip();
+	void *f = dlsym(h, "_ZNKSt9bad_alloc4whatEv"); /* std::bad_alloc::what() const */
+	assert_non_null(f);
+	ps_symbols_begin(s);
+	assert_int_equal(ps_symbols_lookup(s, (uint64_t)(uintptr_t)f, &sym), PS_OK);
+	assert_non_null(sym.name);
+	assert_string_equal(sym.name, "std::bad_alloc::what() const");
+	assert_memory_equal(sym.object, "libstdc++.so", 12);
+	dlclose(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +189,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_anonymous_and_unmapped_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_objects_are_loaded_once, setup, teardown),
 		cmocka_unit_test(test_demangle),
+		cmocka_unit_test_setup_teardown(test_cpp_symbol_is_demangled, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
