@@ -328,8 +328,9 @@ static void acc_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *
 	_UPT_put_unwind_info(as, pi, current->upt);
 }
 
-/* libunwind's registry of run-time generated code: nobody registers in a
- * Python process, and looking for it scans every mapped object. */
+/* libunwind's registry of run-time generated code (_U_dyn_register):
+ * nothing in a Python process registers there, so the answer is "none"
+ * without asking libunwind-ptrace to look. */
 static int acc_dyn_info_list(unw_addr_space_t as, unw_word_t *addr, void *arg)
 {
 	(void)as, (void)addr, (void)arg;
