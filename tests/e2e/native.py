@@ -15,7 +15,7 @@ callback() -> native_ext.spin() (C, burning CPU):
            interpreter's own (no libpython or python frame, no eval loop)
   json     the same in --json, native frames with "kind": "native" and
            "object": "native_ext.so", Python ones with "kind": "python"
-  fold     `pyspy-sample --native -d 1.5 | pyspy-fold`: >= 80 % of the
+  fold     `pyspy-sample --native -d 1.5 | pyspy-fold`: >= 30 samples, >= 80 % of the
            samples have main;call_back;callback;spin in that order (root
            first), and the sampler counts few errors
   running  after that, no thread of the target is stopped and it still
@@ -241,7 +241,7 @@ def check_fold(app):
         if any(is_ext(f, 'spin') for f in frames) and \
                 not order_problems(frames, EXPECTED, 'fold'):
             good += n
-    if total < 60:
+    if total < 30:  # 150 asked for; a loaded machine gives fewer
         return ['only %d samples' % total]
     if good < 0.8 * total:
         return ['%d of %d samples have the merged stack; the fold:\n%s'
