@@ -364,12 +364,22 @@ static int walk(struct ps_native *n, struct ps_nframe *out, size_t cap, size_t *
 	unw_cursor_t c;
 	size_t k = 0;
 	int step = 1, exact = 1;
+	unw_word_t last_sp = 0;
 	if (unw_init_remote(&c, n->as, n) < 0)
 		return PS_EINVAL;
 	while (step > 0 && k < cap) {
-		unw_word_t ip = 0;
-		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+		unw_word_t ip = 0, sp = 0;
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0 ||
+		    unw_get_reg(&c, UNW_REG_SP, &sp) < 0)
 			break;
+		/* callers' frames are above their callees': a stack pointer
+		 * that goes back down is a garbage stack going round in
+		 * circles (a signal frame may switch stacks: let it pass) */
+		if (k && sp <= last_sp && !exact) {
+			step = -1;
+			break;
+		}
+		last_sp = sp;
 		out[k] = (struct ps_nframe){ .ip = ip };
 		symbolize(n, &out[k++], exact);
 		exact = unw_is_signal_frame(&c) > 0; /* the next one was interrupted */
