@@ -13,7 +13,7 @@ MANDIR ?= $(PREFIX)/share/man
 CC ?= cc
 CFLAGS ?= -O2 -g
 PKG_CONFIG ?= pkg-config
-PKGS := libelf libzstd sqlite3
+PKGS := libelf libzstd sqlite3 libunwind-ptrace libunwind-generic
 
 ifeq ($(FUZZ),1)
 # libFuzzer builds (make fuzz): clang, the library instrumented for coverage
@@ -35,7 +35,7 @@ Q := @
 endif
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lelf -lzstd -lsqlite3)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lelf -lzstd -lsqlite3 -lunwind-ptrace -lunwind-generic -lunwind)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
 	-Ilib $(PKG_CFLAGS) $(SAN_FLAGS) $(CFLAGS) -MMD -MP
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)

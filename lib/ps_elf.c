@@ -23,6 +23,7 @@ struct ps_sym {
 	uint64_t value, size;
 	uint32_t rank;   /* lower wins among equal names; see sym_rank */
 	uint32_t index;  /* position in the tables, to keep qsort stable */
+	int func;        /* STT_FUNC or STT_GNU_IFUNC: code, for symbolizing */
 };
 
 struct ps_elf {
@@ -178,6 +179,8 @@ static int add_symtab(struct ps_elf *p, Elf_Scn *scn, const GElf_Shdr *sh,
 		p->syms[p->nsyms] = (struct ps_sym){
 			.name = name, .value = s.st_value, .size = s.st_size,
 			.rank = sym_rank(dynamic, &s), .index = (uint32_t)p->nsyms,
+			.func = GELF_ST_TYPE(s.st_info) == STT_FUNC ||
+				GELF_ST_TYPE(s.st_info) == STT_GNU_IFUNC,
 		};
 		p->nsyms++;
 	}
@@ -416,4 +419,21 @@ int ps_elf_section_data(const struct ps_elf *elf, const char *name,
 const char *ps_elf_soname(const struct ps_elf *elf)
 {
 	return elf->soname;
+}
+
+size_t ps_elf_nsyms(const struct ps_elf *elf)
+{
+	return elf->nsyms;
+}
+
+int ps_elf_sym_at(const struct ps_elf *elf, size_t i, const char **name, uint64_t *addr,
+		  uint64_t *size, int *func)
+{
+	if (i >= elf->nsyms)
+		return PS_EINVAL;
+	*name = elf->syms[i].name;
+	*addr = elf->syms[i].value;
+	*size = elf->syms[i].size;
+	*func = elf->syms[i].func;
+	return PS_OK;
 }

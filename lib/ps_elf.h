@@ -24,6 +24,14 @@ void ps_elf_free(struct ps_elf *elf);
 int ps_elf_symbol(const struct ps_elf *elf, const char *name, uint64_t *addr,
 		  uint64_t *size);
 
+/* The indexed symbols one by one (name order; a name may repeat, once per
+ * table), for callers building their own index, such as the native
+ * symbolizer's by address. func: a function (STT_FUNC, STT_GNU_IFUNC).
+ * Names live as long as elf. PS_EINVAL past the end. */
+size_t ps_elf_nsyms(const struct ps_elf *elf);
+int ps_elf_sym_at(const struct ps_elf *elf, size_t i, const char **name, uint64_t *addr,
+		  uint64_t *size, int *func);
+
 /* Whether the file has a .symtab (was not stripped). */
 int ps_elf_has_symtab(const struct ps_elf *elf);
 

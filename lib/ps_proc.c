@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ps_elf.h"
+#include "ps_native.h"
 #include "ps_pyobj.h"
 
 /* ---- small /proc helpers ---- */
@@ -621,6 +622,7 @@ void ps_proc_free(struct ps_proc *p)
 	if (!p)
 		return;
 	ps_caches_free(p);
+	ps_native_free(p->native);
 	ps_maps_release(&p->maps);
 	free(p->exe);
 	free(p->libpython);

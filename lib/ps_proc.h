@@ -27,6 +27,7 @@ enum ps_found_by {
 
 struct ps_code_cache;
 struct ps_type_cache;
+struct ps_native;
 
 struct ps_proc {
 	pid_t pid;
@@ -57,6 +58,7 @@ struct ps_proc {
 	uint64_t epoch;         /* bumped per snapshot; caches validate per epoch */
 	struct ps_code_cache *codes;
 	struct ps_type_cache *types;
+	struct ps_native *native; /* native unwinding, set up on first use */
 };
 
 /* Attach (read-only) to pid: maps, version, layout, interpreter. Fails with

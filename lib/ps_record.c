@@ -41,6 +41,17 @@ static int rec_start(void *ctx, struct ps_proc *p, uint64_t t0)
 	return r->write_error = rc;
 }
 
+struct ps_stream_frame ps_record_frame(const struct ps_frame *f)
+{
+	if (!f->code)
+		return (struct ps_stream_frame){ .function = f->symbol, .file = f->object,
+						 .kind = PS_FRAME_NATIVE };
+	return (struct ps_stream_frame){ .function = f->code->name, .qualname = f->code->qualname,
+					 .file = f->code->file,
+					 .line = f->line > 0 ? (uint32_t)f->line : 0,
+					 .kind = PS_FRAME_PYTHON };
+}
+
 /* A thread's stack as a stream stack id: frames interned root first. A
  * stack we could not read to its root (an error, or deeper than we walk)
  * hangs under a "<truncated>" marker, so that it never passes for a
@@ -61,12 +72,7 @@ static int stack_id(struct ps_record *r, const struct ps_thread *t, uint32_t *id
 			n = PS_STREAM_MAX_DEPTH - 1; /* keep the innermost */
 	}
 	for (size_t i = n; i-- > 0;) {
-		const struct ps_frame *f = &t->frames[i];
-		struct ps_stream_frame sf = {
-			.function = f->code->name, .qualname = f->code->qualname,
-			.file = f->code->file, .line = f->line > 0 ? (uint32_t)f->line : 0,
-			.kind = PS_FRAME_PYTHON,
-		};
+		struct ps_stream_frame sf = ps_record_frame(&t->frames[i]);
 		uint32_t fid;
 		int rc = ps_sw_frame(r->w, &sf, &fid, &r->err);
 		if (rc == PS_OK)

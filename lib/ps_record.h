@@ -29,6 +29,12 @@ struct ps_record {
 };
 
 /* A sink writing to fd (not closed). */
+/* A snapshot frame as a stream frame: Python frames with their code's
+ * names, file and line; native ones (kind PS_FRAME_NATIVE) with the symbol
+ * as function, the shared object's name as file, line 0. Strings are the
+ * frame's own. */
+struct ps_stream_frame ps_record_frame(const struct ps_frame *f);
+
 void ps_record_init(struct ps_record *r, int fd, const struct ps_record_opts *o);
 struct ps_sample_sink ps_record_sink(struct ps_record *r);
 

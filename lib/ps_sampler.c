@@ -280,7 +280,7 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 	if (rc == PS_OK && !o->nonblocking)
 		rc = ps_pause(p->pid, &pz, 500, e);
 	if (rc == PS_OK) {
-		rc = ps_snapshot_take(p, s, 0, &tasks, e);
+		rc = ps_snapshot_take(p, s, o->native ? PS_SNAP_NATIVE : 0, &tasks, e);
 		if (rc == PS_OK) {
 			if (names_due(nm, s, now)) {
 				ps_snapshot_names(p, s);
@@ -684,6 +684,8 @@ int ps_sampler_run(const struct ps_sampler_opts *o, pid_t pid, int child,
 	st->child_status = -1;
 	if (!(o->rate_hz > 0))
 		return ps_error(e, PS_EUSAGE, "the rate must be positive");
+	if (o->native && o->nonblocking)
+		return ps_error(e, PS_EUSAGE, "native stacks need the target paused: not with nonblocking");
 	install_handlers(old);
 	int rc = open_target(o, pid, child, &p, st, e);
 	if (rc == PS_OK) {

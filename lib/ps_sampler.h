@@ -16,6 +16,7 @@ struct ps_sampler_opts {
 	double rate_hz;         /* samples per second, > 0 */
 	double duration_s;      /* 0: until the target exits or we are stopped */
 	int nonblocking;        /* never pause the target */
+	int native;             /* C frames too (PS_SNAP_NATIVE); not with nonblocking */
 	int status;             /* one-line status on stderr once a second */
 	unsigned open_flags;    /* PS_OPEN_* */
 	double startup_timeout_s; /* launch mode: how long a command may take

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ps_native.h"
 #include "ps_pyobj.h"
 
 #define MAX_CHUNKS 64
@@ -39,8 +40,18 @@ static int push_frame(struct ps_thread *t, struct ps_code *code, int line, uint6
 		t->frames = nf;
 		t->cap = nc;
 	}
-	t->frames[t->nframes++] = (struct ps_frame){ code, line, addr };
+	t->frames[t->nframes++] = (struct ps_frame){ .code = code, .line = line, .addr = addr };
 	return PS_OK;
+}
+
+/* An eval-loop call ends here: at the frame pushed last, or, when none is
+ * yet, above the innermost frame. */
+static void mark_entry(struct ps_thread *t)
+{
+	if (t->nframes)
+		t->frames[t->nframes - 1].entries++;
+	else
+		t->hidden_entries++;
 }
 
 /* Up to 3.10: a linked list of heap frame objects, one read each. */
@@ -66,6 +77,7 @@ static int walk_frame_objects(struct ps_proc *p, struct ps_thread *t, uint64_t f
 		rc = push_frame(t, code, ps_code_line(p, code, lasti), f);
 		if (rc)
 			return rc;
+		mark_entry(t); /* up to 3.10 each frame has its own eval call */
 		f = u64_at(buf, l->frame_back);
 	}
 	return PS_OK;
@@ -161,8 +173,9 @@ static int walk_interp_frames(struct ps_proc *p, struct ps_thread *t, uint64_t f
 {
 	const struct ps_layout *l = &p->lay;
 	uint8_t scratch[256];
-	int offs[] = { l->iframe_code, l->iframe_previous, l->iframe_instr, l->iframe_owner };
-	size_t len = (size_t)max_off(offs, 4) + 8;
+	int offs[] = { l->iframe_code, l->iframe_previous, l->iframe_instr, l->iframe_owner,
+		       l->iframe_is_entry };
+	size_t len = (size_t)max_off(offs, 5) + 8;
 	if (len > sizeof(scratch))
 		return PS_EINVAL;
 	for (int guard = 0; f; guard++) {
@@ -175,7 +188,11 @@ static int walk_interp_frames(struct ps_proc *p, struct ps_thread *t, uint64_t f
 		uint64_t code_addr = u64_at(b, l->iframe_code);
 		int owner = b[l->iframe_owner];
 		uint64_t next = u64_at(b, l->iframe_previous);
-		if (owner != l->frame_owned_by_cstack) { /* shims carry no Python code */
+		/* A shim (3.12+) is pushed by each eval-loop call below its
+		 * frames; on 3.11 the call's first frame says is_entry. */
+		if (owner == l->frame_owned_by_cstack) {
+			mark_entry(t);
+		} else {
 			struct ps_code *code;
 			rc = ps_code_get(p, code_addr, &code);
 			if (rc)
@@ -188,6 +205,8 @@ static int walk_interp_frames(struct ps_proc *p, struct ps_thread *t, uint64_t f
 				rc = push_frame(t, code, ps_code_line(p, code, unit), f);
 			if (rc)
 				return rc;
+			if (l->iframe_is_entry >= 0 && b[l->iframe_is_entry])
+				mark_entry(t);
 		}
 		f = next;
 	}
@@ -374,6 +393,61 @@ static void fill_idle(struct ps_snapshot *s, const struct ps_tasks *tasks)
 	}
 }
 
+/* ---- native frames ---- */
+
+static void native_failed(struct ps_snapshot *s, struct ps_thread *t)
+{
+	t->flags |= PS_THREAD_NO_NATIVE;
+	s->errors++;
+}
+
+/* Replace a thread's Python stack by the merged one, or leave it. */
+static void merge_thread(struct ps_proc *p, struct ps_snapshot *s, struct ps_thread *t,
+			 struct ps_nframe *nat)
+{
+	size_t nn = 0, nout = 0;
+	int cut = 0;
+	/* a Python stack we could not read whole (its error counted already)
+	 * has nothing to align the native one with */
+	if (t->flags & PS_THREAD_TRUNCATED) {
+		t->flags |= PS_THREAD_NO_NATIVE;
+		return;
+	}
+	/* nor has a native stack cut short; and a merged one must fit */
+	if (t->tid <= 0 ||
+	    ps_native_unwind(p->native, t->tid, nat, PS_MAX_NATIVE_FRAMES, &nn, &cut) || cut ||
+	    nn + t->nframes > PS_MAX_FRAMES) {
+		native_failed(s, t);
+		return;
+	}
+	struct ps_frame *out = malloc((nn + t->nframes + 1) * sizeof(*out));
+	if (!out || ps_native_merge(nat, nn, t->frames, t->nframes, t->hidden_entries, out,
+				    &nout) != PS_OK) {
+		free(out);
+		native_failed(s, t);
+		return;
+	}
+	free(t->frames);
+	t->frames = out;
+	t->cap = nn + t->nframes + 1;
+	t->nframes = nout;
+}
+
+static void add_native(struct ps_proc *p, struct ps_snapshot *s)
+{
+	struct ps_nframe *nat = malloc(PS_MAX_NATIVE_FRAMES * sizeof(*nat));
+	if (!nat || (!p->native && ps_native_new(p, &p->native, NULL) != PS_OK)) {
+		for (size_t i = 0; i < s->n; i++)
+			native_failed(s, &s->threads[i]);
+		free(nat);
+		return;
+	}
+	ps_native_begin(p->native);
+	for (size_t i = 0; i < s->n; i++)
+		merge_thread(p, s, &s->threads[i], nat);
+	free(nat);
+}
+
 /* threading._active maps get_ident() to Thread objects; the name is the
  * Thread's _name (_Thread__name on 2.7, mangled). */
 void ps_snapshot_names(struct ps_proc *p, struct ps_snapshot *s)
@@ -433,6 +507,8 @@ int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
 	}
 	fill_tids(p, s, tasks);
 	fill_idle(s, tasks);
+	if (flags & PS_SNAP_NATIVE)
+		add_native(p, s);
 	if (flags & PS_SNAP_NAMES)
 		ps_snapshot_names(p, s);
 	ps_tasks_release(&own);
@@ -454,6 +530,8 @@ int ps_frame_locals(struct ps_proc *p, const struct ps_frame *f, struct ps_local
 	struct ps_code *c = f->code;
 	uint64_t vals[1024];
 	*n = 0;
+	if (!c)
+		return PS_OK; /* a native frame has no Python locals */
 	int rc = ps_code_varnames(p, c);
 	if (rc)
 		return rc;

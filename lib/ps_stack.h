@@ -13,16 +13,28 @@
 #define PS_MAX_FRAMES 8192
 #define PS_MAX_THREADS 65536
 
+/* A Python frame (code set) or, in a native snapshot, a C frame (code
+ * NULL, symbol and object set). */
 struct ps_frame {
-	struct ps_code *code;   /* valid until the next snapshot */
+	struct ps_code *code;   /* valid until the next snapshot; NULL: native */
 	int line;               /* -1 when the instruction has no line */
-	uint64_t addr;          /* the frame in the target (for locals) */
+	uint64_t addr;          /* the frame in the target (for locals), or a
+				   native frame's instruction address */
+	const char *symbol;     /* native: function name, "<unknown>" when the
+				   object has no symbol there */
+	const char *object;     /* native: shared object base name ("libc.so.6"),
+				   NULL for anonymous memory; both strings live
+				   as long as the ps_proc */
+	unsigned entries;       /* Python: C eval-loop calls that end at this
+				   frame (it is the outermost frame they run) */
 };
 
 enum ps_thread_flags {
 	PS_THREAD_GIL = 1 << 0,      /* holds the GIL */
 	PS_THREAD_IDLE = 1 << 1,     /* not running on a CPU */
 	PS_THREAD_TRUNCATED = 1 << 2, /* stack cut at PS_MAX_FRAMES or by an error */
+	PS_THREAD_NO_NATIVE = 1 << 3, /* native snapshot, but native and Python
+					 stacks could not be merged: Python only */
 };
 
 struct ps_thread {
@@ -34,6 +46,8 @@ struct ps_thread {
 	struct ps_frame *frames; /* innermost first */
 	size_t nframes, cap;
 	int error;              /* first error met on this thread's stack */
+	unsigned hidden_entries; /* eval calls begun above the innermost
+				    frame, before it started (see entries) */
 };
 
 struct ps_snapshot {
@@ -44,9 +58,14 @@ struct ps_snapshot {
 
 enum ps_snap_flags {
 	PS_SNAP_NAMES = 1 << 0,  /* look up threading names */
+	PS_SNAP_NATIVE = 1 << 1, /* C frames too, merged with the Python ones:
+				    the target must be paused (ps_pause) */
 };
 
-/* Walk every thread. tasks (may be NULL) holds thread states read before
+/* Walk every thread. With PS_SNAP_NATIVE each thread's native stack is
+ * unwound and the Python frames spliced in where the eval loop runs them;
+ * a thread where the two do not agree keeps its Python stack alone, is
+ * flagged PS_THREAD_NO_NATIVE and counted in errors. tasks (may be NULL) holds thread states read before
  * the target was paused: idle flags come from it. Errors on one thread are
  * counted and that thread's stack is marked truncated; the snapshot fails
  * only when the thread list itself cannot be read. */

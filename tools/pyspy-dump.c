@@ -1,7 +1,7 @@
 /* pyspy-dump: print the Python stack of every thread of a running process,
  * or of a recording at a given time.
  *
- *   pyspy-dump --pid 1234 [--locals] [--json] [--nonblocking] [--subprocesses]
+ *   pyspy-dump --pid 1234 [--locals] [--json] [--nonblocking | --native] [--subprocesses]
  *   pyspy-dump --at 14:02:30 run.db [--json]
  */
 #include <errno.h>
@@ -26,7 +26,7 @@
 
 struct opts {
 	pid_t pid;
-	int json, locals, nonblocking, force_scan, subprocesses;
+	int json, locals, nonblocking, force_scan, subprocesses, native;
 	const char *at;         /* --at TIME: from a recording */
 	const char *file;       /* the recording (a stream or a capture) */
 };
@@ -59,6 +59,8 @@ static void usage(FILE *f)
 		"  -n, --nonblocking  do not pause the process (stacks may be inconsistent)\n"
 		"  -s, --subprocesses also every python process it started (children,\n"
 		"                     their children...), each under its own heading\n"
+		"      --native       include C frames (extensions, libraries) between the\n"
+		"                     Python ones (not with --nonblocking)\n"
 		"      --force-scan   find the interpreter by scanning memory, not by symbols\n"
 		"  -h, --help         this help\n"
 		"  -V, --version      print the version\n");
@@ -71,7 +73,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, 0, 'j' },        { "nonblocking", no_argument, 0, 'n' },
 		{ "force-scan", no_argument, 0, 'S' },  { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },     { "at", required_argument, 0, 'a' },
-		{ "subprocesses", no_argument, 0, 's' },
+		{ "subprocesses", no_argument, 0, 's' }, { "native", no_argument, 0, 'N' },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
@@ -85,6 +87,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case 'n': o->nonblocking = 1; break;
 		case 'S': o->force_scan = 1; break;
 		case 's': o->subprocesses = 1; break;
+		case 'N': o->native = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
 		default: ps_cli_bad_option(c, argv);
@@ -108,10 +111,13 @@ static void parse(int argc, char **argv, struct opts *o)
 		ps_cli_usage_error("give either --pid PID or --at TIME FILE, not both");
 	if (o->at && !o->file)
 		ps_cli_usage_error("--at needs a recording: --at TIME FILE");
-	if (o->at && (o->locals || o->nonblocking || o->subprocesses))
-		ps_cli_usage_error("--locals, --nonblocking and --subprocesses are for a live process");
+	if (o->at && (o->locals || o->nonblocking || o->subprocesses || o->native))
+		ps_cli_usage_error("--locals, --nonblocking, --subprocesses and --native are for a live "
+				   "process");
 	if (!o->pid && !o->at)
 		ps_cli_usage_error("which process? give --pid PID (or --at TIME FILE)");
+	if (o->native && o->nonblocking)
+		ps_cli_usage_error("--native needs the process paused: not with --nonblocking");
 }
 
 static void collect_locals(struct ps_proc *p, const struct ps_frame *f, struct frame_locals *fl)
@@ -141,7 +147,8 @@ static struct frame_locals **collect_all_locals(struct ps_proc *p, const struct 
 	for (size_t i = 0; all && i < s->n; i++) {
 		all[i] = calloc(s->threads[i].nframes + 1, sizeof(**all));
 		for (size_t j = 0; all[i] && j < s->threads[i].nframes; j++)
-			collect_locals(p, &s->threads[i].frames[j], &all[i][j]);
+			if (s->threads[i].frames[j].code)
+				collect_locals(p, &s->threads[i].frames[j], &all[i][j]);
 	}
 	return all;
 }
@@ -179,6 +186,16 @@ static void print_text_locals(const struct frame_locals *fl)
 	}
 }
 
+/* A C frame: its function and shared object; the address when the object
+ * has no symbol there. */
+static void print_text_native(const struct ps_frame *f)
+{
+	printf("    %s", f->symbol);
+	if (strcmp(f->symbol, "<unknown>") == 0)
+		printf(" 0x%llx", (unsigned long long)f->addr);
+	printf(" (%s)\n", f->object ? f->object : "?");
+}
+
 static void print_text(const struct ps_proc *p, const struct ps_snapshot *s,
 		       struct frame_locals **loc)
 {
@@ -194,10 +211,16 @@ static void print_text(const struct ps_proc *p, const struct ps_snapshot *s,
 		printf("\n");
 		for (size_t j = 0; j < t->nframes; j++) {
 			const struct ps_frame *f = &t->frames[j];
+			if (!f->code) {
+				print_text_native(f);
+				continue;
+			}
 			printf("    %s (%s:%d)\n", frame_name(f), f->code->file, f->line);
 			if (loc)
 				print_text_locals(&loc[i][j]);
 		}
+		if (t->flags & PS_THREAD_NO_NATIVE)
+			printf("    (native frames left out: they did not match the Python stack)\n");
 		if (t->error)
 			printf("    (stack incomplete: %s)\n", ps_strerror(t->error));
 		else if (t->flags & PS_THREAD_TRUNCATED)
@@ -229,6 +252,15 @@ static void print_json_locals(const struct frame_locals *fl)
 	fputs("]", stdout);
 }
 
+/* The rest of a C frame's object, after "function": */
+static void print_json_native(const struct ps_frame *f)
+{
+	json_str(f->symbol);
+	fputs(", \"object\": ", stdout);
+	json_str(f->object);
+	printf(", \"address\": %llu, \"kind\": \"native\"}", (unsigned long long)f->addr);
+}
+
 static void print_json_thread(const struct ps_thread *t, struct frame_locals *loc)
 {
 	printf("{\"tid\": %d, \"thread_id\": %llu, \"name\": ", (int)t->tid,
@@ -240,17 +272,22 @@ static void print_json_thread(const struct ps_thread *t, struct frame_locals *lo
 	for (size_t j = 0; j < t->nframes; j++) {
 		const struct ps_frame *f = &t->frames[j];
 		fputs(j ? ",\n    {\"function\": " : "\n    {\"function\": ", stdout);
+		if (!f->code) {
+			print_json_native(f);
+			continue;
+		}
 		json_str(f->code->name);
 		fputs(", \"qualname\": ", stdout);
 		json_str(f->code->qualname);
 		fputs(", \"file\": ", stdout);
 		json_str(f->code->file);
-		printf(", \"line\": %d", f->line);
+		printf(", \"line\": %d, \"kind\": \"python\"", f->line);
 		if (loc)
 			print_json_locals(&loc[j]);
 		fputs("}", stdout);
 	}
-	printf("]%s}", t->flags & PS_THREAD_TRUNCATED ? ", \"truncated\": true" : "");
+	printf("]%s%s}", t->flags & PS_THREAD_TRUNCATED ? ", \"truncated\": true" : "",
+	       t->flags & PS_THREAD_NO_NATIVE ? ", \"native_merged\": false" : "");
 }
 
 static void print_json(const struct ps_proc *p, const struct ps_snapshot *s,
@@ -284,7 +321,7 @@ static int take(struct ps_proc *p, const struct opts *o, struct ps_snapshot *s,
 	ps_tasks_read(p->pid, &tasks); /* states before we stop anyone */
 	int rc = o->nonblocking ? PS_OK : ps_pause(p->pid, &pz, 1000, e);
 	if (rc == PS_OK) {
-		rc = ps_snapshot_take(p, s, PS_SNAP_NAMES, &tasks, e);
+		rc = ps_snapshot_take(p, s, PS_SNAP_NAMES | (o->native ? PS_SNAP_NATIVE : 0), &tasks, e);
 		if (rc == PS_OK && o->locals)
 			*loc = collect_all_locals(p, s);
 		ps_resume(&pz);

@@ -23,7 +23,7 @@ struct opts {
 	char **cmd;             /* launch mode: argv after "--" */
 	const char *output;     /* NULL: stdout */
 	double rate, duration;
-	int nonblocking, gil, idle, no_idle, quiet, force_scan, subprocesses;
+	int nonblocking, gil, idle, no_idle, quiet, force_scan, subprocesses, native;
 	int sqlite;             /* write an indexed capture (pyspy-capture(5)) */
 };
 
@@ -41,6 +41,8 @@ static void usage(FILE *f)
 		"  -r, --rate HZ         samples per second (default 100)\n"
 		"  -d, --duration SECS   stop after SECS seconds (default: until the target exits)\n"
 		"      --nonblocking     never pause the target (samples may be inconsistent)\n"
+		"      --native          include C frames (extensions, libraries) between the\n"
+		"                        Python ones; pauses the target, so not with --nonblocking\n"
 		"      --gil             record only threads holding the GIL\n"
 		"      --idle            record idle threads too (the default: flagged idle)\n"
 		"      --no-idle         leave idle threads out of the recording\n"
@@ -67,7 +69,7 @@ static int is_db_name(const char *path)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-	enum { NONBLOCKING = 256, GIL, IDLE, NO_IDLE, FORCE_SCAN, FORMAT };
+	enum { NONBLOCKING = 256, GIL, IDLE, NO_IDLE, FORCE_SCAN, FORMAT, NATIVE };
 	const char *format = NULL;
 	static const struct option longs[] = {
 		{ "pid", required_argument, 0, 'p' },      { "output", required_argument, 0, 'o' },
@@ -77,6 +79,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "force-scan", no_argument, 0, FORCE_SCAN }, { "quiet", no_argument, 0, 'q' },
 		{ "format", required_argument, 0, FORMAT },
 		{ "subprocesses", no_argument, 0, 's' },
+		{ "native", no_argument, 0, NATIVE },
 		{ "help", no_argument, 0, 'h' },           { "version", no_argument, 0, 'V' },
 		{ 0, 0, 0, 0 },
 	};
@@ -96,6 +99,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case FORCE_SCAN: o->force_scan = 1; break;
 		case FORMAT: format = optarg; break;
 		case 's': o->subprocesses = 1; break;
+		case NATIVE: o->native = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
@@ -115,6 +119,8 @@ static void parse(int argc, char **argv, struct opts *o)
 	o->sqlite = format ? !strcmp(format, "sqlite") : is_db_name(o->output);
 	if (o->sqlite && (!o->output || !strcmp(o->output, "-")))
 		ps_cli_usage_error("a capture (sqlite) needs a file: give -o FILE.db");
+	if (o->native && o->nonblocking)
+		ps_cli_usage_error("--native needs the target paused: not with --nonblocking");
 }
 
 static int open_output(const struct opts *o)
@@ -168,6 +174,7 @@ static int run(const struct opts *o, int fd)
 	}
 	struct ps_sampler_opts so = {
 		.rate_hz = o->rate, .duration_s = o->duration, .nonblocking = o->nonblocking,
+		.native = o->native,
 		.status = !o->quiet && isatty(STDERR_FILENO),
 		.open_flags = o->force_scan ? PS_OPEN_FORCE_SCAN : 0,
 		.subprocesses = o->subprocesses,

@@ -20,6 +20,7 @@
 
 #include "ps_cli.h"
 #include "ps_input.h"
+#include "ps_record.h"
 #include "ps_sampler.h"
 #include "ps_stream.h"
 #include "ps_text.h"
@@ -33,7 +34,7 @@ struct opts {
 	char **cmd;
 	const char *file;       /* replay: a stream, "-" for stdin */
 	double rate, duration, speed;
-	int nonblocking, gil, idle, lines, summary, force_scan, subprocesses;
+	int nonblocking, gil, idle, lines, summary, force_scan, subprocesses, native;
 	size_t rows;            /* plain output: at most this many rows, 0 all */
 };
 
@@ -84,6 +85,7 @@ static void usage(FILE *f)
 		"  -d, --duration SECS   stop after SECS seconds\n"
 		"      --nonblocking     never pause the target\n"
 		"  -s, --subprocesses    show the python processes it starts too\n"
+		"      --native          include C frames (not with --nonblocking)\n"
 		"      --gil             count only samples of threads holding the GIL\n"
 		"      --idle            count idle samples (key I toggles)\n"
 		"      --lines           one row per line, not per function (key L toggles)\n"
@@ -100,7 +102,7 @@ static void usage(FILE *f)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-	enum { NONBLOCKING = 256, GIL, IDLE, LINES, SPEED, SUMMARY, FORCE_SCAN };
+	enum { NONBLOCKING = 256, GIL, IDLE, LINES, SPEED, SUMMARY, FORCE_SCAN, NATIVE };
 	static const struct option longs[] = {
 		{ "pid", required_argument, 0, 'p' },      { "rate", required_argument, 0, 'r' },
 		{ "duration", required_argument, 0, 'd' }, { "nonblocking", no_argument, 0, NONBLOCKING },
@@ -109,6 +111,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "summary", no_argument, 0, SUMMARY },    { "force-scan", no_argument, 0, FORCE_SCAN },
 		{ "rows", required_argument, 0, 'n' },     { "help", no_argument, 0, 'h' },
 		{ "version", no_argument, 0, 'V' },        { "subprocesses", no_argument, 0, 's' },
+		{ "version", no_argument, 0, 'V' },        { "native", no_argument, 0, NATIVE },
 		{ 0, 0, 0, 0 },
 	};
 	int c;
@@ -129,6 +132,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case SUMMARY: o->summary = 1; break;
 		case 's': o->subprocesses = 1; break;
 		case FORCE_SCAN: o->force_scan = 1; break;
+		case NATIVE: o->native = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
 		default: ps_cli_bad_option(c, argv);
@@ -156,6 +160,10 @@ static void parse(int argc, char **argv, struct opts *o)
 	if (o->subprocesses && o->file)
 		ps_cli_usage_error("--subprocesses is for a live process (a recording has its "
 				   "processes already)");
+	if (o->native && o->nonblocking)
+		ps_cli_usage_error("--native needs the target paused: not with --nonblocking");
+	if (o->native && o->file)
+		ps_cli_usage_error("--native is for sampling a process (a stream has what was recorded)");
 }
 
 /* ---- drawing ------------------------------------------------------------ */
@@ -418,11 +426,7 @@ static int add_thread(struct app *a, pid_t pid, const struct ps_thread *th)
 	}
 	size_t n = th->nframes;
 	for (size_t i = 0; i < n; i++) {
-		const struct ps_frame *f = &th->frames[n - 1 - i];
-		a->fr[i] = (struct ps_stream_frame){ .function = f->code->name,
-						     .qualname = f->code->qualname,
-						     .file = f->code->file,
-						     .line = f->line > 0 ? (uint32_t)f->line : 0 };
+		a->fr[i] = ps_record_frame(&th->frames[n - 1 - i]);
 		a->frp[i] = &a->fr[i];
 	}
 	return ps_top_add_pid(a->m, (uint32_t)pid, (uint32_t)th->tid, th->name, flags, a->frp,
@@ -469,7 +473,7 @@ static int run_live(struct app *a)
 	}
 	struct ps_sampler_opts so = {
 		.rate_hz = o->rate, .duration_s = o->duration, .nonblocking = o->nonblocking,
-		.open_flags = o->force_scan ? PS_OPEN_FORCE_SCAN : 0,
+		.native = o->native, .open_flags = o->force_scan ? PS_OPEN_FORCE_SCAN : 0,
 		.subprocesses = o->subprocesses,
 	};
 	struct ps_sample_sink sink = { a, live_start, live_sample, live_event };

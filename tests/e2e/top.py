@@ -33,8 +33,10 @@ def python():
 
 
 def tmux(*args):
-    return subprocess.run(['tmux', '-L', 'pyspy-e2e'] + list(args), capture_output=True,
-                          text=True, timeout=10)
+    # a server of our own: runs of this suite side by side (worktrees) must
+    # neither share a session nor kill each other's server
+    return subprocess.run(['tmux', '-L', 'pyspy-e2e-%d' % os.getpid()] + list(args),
+                          capture_output=True, text=True, timeout=10)
 
 
 def pane():
@@ -152,7 +154,7 @@ def test_plain(top, front, py, results):
             p.append('hot is not first in the plain table: %r' % rows(tables[-1])[:2])
         results.append(('top plain tables when not on a terminal', p))
 
-        pss = '/tmp/pyspy-e2e-top.pss'
+        pss = '/tmp/pyspy-e2e-top-%d.pss' % os.getpid()
         subprocess.run([os.path.join(os.path.dirname(top), 'pyspy-sample'), '-q', '-d', '1.5',
                         '--pid', str(t.pid), '-o', pss], timeout=20)
         r = subprocess.run([front, 'top', '--summary', pss], capture_output=True, text=True,
