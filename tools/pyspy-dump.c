@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,46 @@ static void free_locals(struct frame_locals **all, const struct ps_snapshot *s)
 	free(all);
 }
 
+/* Text output, a line at a time: names, file names and command lines are
+ * the target's, so each line is scrubbed of terminal controls (a function
+ * named "\x1b[2J" must not clear the user's screen) before it is written.
+ * Lines are built in a memory stream: they have no length limit. */
+struct line {
+	FILE *f;
+	char *buf;
+	size_t len;
+};
+
+static FILE *line_start(struct line *l)
+{
+	l->buf = NULL;
+	l->f = open_memstream(&l->buf, &l->len);
+	return l->f ? l->f : stdout;   /* out of memory: unscrubbed, not lost */
+}
+
+static void line_end(struct line *l)
+{
+	if (!l->f) {
+		putchar('\n');
+		return;
+	}
+	if (fclose(l->f) == 0 && l->buf) {
+		ps_text_scrub(l->buf);
+		puts(l->buf);
+	}
+	free(l->buf);
+}
+
+static void __attribute__((format(printf, 1, 2))) line(const char *fmt, ...)
+{
+	struct line l;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(line_start(&l), fmt, ap);
+	va_end(ap);
+	line_end(&l);
+}
+
 static const char *frame_name(const struct ps_frame *f)
 {
 	return f->code->qualname ? f->code->qualname : f->code->name;
@@ -171,7 +212,7 @@ static const char *frame_name(const struct ps_frame *f)
 static void print_text_locals(const struct frame_locals *fl)
 {
 	if (fl->error) {
-		printf("        (locals unreadable: %s)\n", ps_strerror(fl->error));
+		line("        (locals unreadable: %s)", ps_strerror(fl->error));
 		return;
 	}
 	for (int args = 1; args >= 0; args--) {
@@ -180,8 +221,8 @@ static void print_text_locals(const struct frame_locals *fl)
 			if (fl->v[k].is_arg != args)
 				continue;
 			if (!header++)
-				printf("        %s:\n", args ? "Arguments" : "Locals");
-			printf("            %s: %s\n", fl->v[k].name, fl->v[k].repr);
+				line("        %s:", args ? "Arguments" : "Locals");
+			line("            %s: %s", fl->v[k].name, fl->v[k].repr);
 		}
 	}
 }
@@ -190,32 +231,34 @@ static void print_text_locals(const struct frame_locals *fl)
  * has no symbol there. */
 static void print_text_native(const struct ps_frame *f)
 {
-	printf("    %s", f->symbol);
+	struct line l;
+	FILE *o = line_start(&l);
+	fprintf(o, "    %s", f->symbol);
 	if (strcmp(f->symbol, "<unknown>") == 0)
-		printf(" 0x%llx", (unsigned long long)f->addr);
-	printf(" (%s)\n", f->object ? f->object : "?");
+		fprintf(o, " 0x%llx", (unsigned long long)f->addr);
+	fprintf(o, " (%s)", f->object ? f->object : "?");
+	line_end(&l);
 }
 
 static void print_text(const struct ps_proc *p, const struct ps_snapshot *s,
 		       struct frame_locals **loc)
 {
-	printf("Process %d: %s\n", (int)p->pid, p->cmdline);
-	printf("Python v%s (%s)\n", p->version, p->exe);
+	line("Process %d: %s", (int)p->pid, p->cmdline);
+	line("Python v%s (%s)", p->version, p->exe);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct ps_thread *t = &s->threads[i];
-		printf("\nThread %d (%s%s)", (int)t->tid,
-		       t->flags & PS_THREAD_IDLE ? "idle" : "active",
-		       t->flags & PS_THREAD_GIL ? "+gil" : "");
-		if (t->name[0])
-			printf(": \"%s\"", t->name);
-		printf("\n");
+		putchar('\n');
+		line("Thread %d (%s%s)%s%s%s", (int)t->tid,
+		     t->flags & PS_THREAD_IDLE ? "idle" : "active",
+		     t->flags & PS_THREAD_GIL ? "+gil" : "", t->name[0] ? ": \"" : "", t->name,
+		     t->name[0] ? "\"" : "");
 		for (size_t j = 0; j < t->nframes; j++) {
 			const struct ps_frame *f = &t->frames[j];
 			if (!f->code) {
 				print_text_native(f);
 				continue;
 			}
-			printf("    %s (%s:%d)\n", frame_name(f), f->code->file, f->line);
+			line("    %s (%s:%d)", frame_name(f), f->code->file, f->line);
 			if (loc)
 				print_text_locals(&loc[i][j]);
 		}
@@ -351,9 +394,9 @@ static void at_frame_text(const struct ps_stream_frame *f)
 {
 	const char *name = f->qualname ? f->qualname : f->function;
 	if (f->file)
-		printf("    %s (%s:%u)\n", name, f->file, f->line);
+		line("    %s (%s:%u)", name, f->file, f->line);
 	else
-		printf("    %s\n", name);
+		line("    %s", name);
 }
 
 static void at_when(const struct ps_stream_header *h, uint64_t t_ns, char *buf, size_t cap)
@@ -371,21 +414,27 @@ static void at_text(const struct ps_stream_header *h, const char *name, const st
 {
 	char when[64];
 	at_when(h, r->time_ns, when, sizeof(when));
-	printf("Process %u:", h->pid);
+	struct line l;
+	FILE *o = line_start(&l);
+	fprintf(o, "Process %u:", h->pid);
 	for (uint32_t i = 0; i < h->argc; i++)
-		printf(" %s", h->argv[i]);
-	printf("\nPython v%s (recorded in %s: sample at %.3f s, %s)\n",
-	       h->python_version[0] ? h->python_version : "?", name,
-	       (double)(r->time_ns - h->mono_origin_ns) / 1e9, when);
+		fprintf(o, " %s", h->argv[i]);
+	line_end(&l);
+	line("Python v%s (recorded in %s: sample at %.3f s, %s)",
+	     h->python_version[0] ? h->python_version : "?", name,
+	     (double)(r->time_ns - h->mono_origin_ns) / 1e9, when);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct at_thread *t = &r->v[i];
-		printf("\nThread %u (%s%s)", t->t->tid, t->flags & PS_SAMPLE_IDLE ? "idle" : "active",
-		       t->flags & PS_SAMPLE_GIL ? "+gil" : "");
+		putchar('\n');
+		o = line_start(&l);
+		fprintf(o, "Thread %u (%s%s)", t->t->tid,
+			t->flags & PS_SAMPLE_IDLE ? "idle" : "active",
+			t->flags & PS_SAMPLE_GIL ? "+gil" : "");
 		if (t->t->pid != h->pid)
-			printf(" of process %u", t->t->pid);
+			fprintf(o, " of process %u", t->t->pid);
 		if (t->t->name)
-			printf(": \"%s\"", t->t->name);
-		printf("\n");
+			fprintf(o, ": \"%s\"", t->t->name);
+		line_end(&l);
 		for (uint32_t j = t->depth; j-- > 0;)
 			at_frame_text(t->frames[j]);
 	}
