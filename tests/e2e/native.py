@@ -333,6 +333,10 @@ def test_renderers(name, python):
         # pyspy-top's plain tables (stdout is no terminal)
         top = run_tool(BIN['top'], ['--native', '-d', '1.5', '-n', '20',
                                     '--pid', str(app.pid)])
+        # the front command, py-spy's spelling
+        raw = tmp('front-native.txt')
+        front = run_tool(BIN['front'], ['record', '-n', '-f', 'raw', '-d', '1', '-o', raw,
+                                        '--pid', str(app.pid)])
     finally:
         app.close()
     top_rows = [l for l in top.out.split('\n') if l.endswith('spin (native_ext.so)')]
@@ -341,6 +345,18 @@ def test_renderers(name, python):
     if r.rc != 0:
         return [('native render', ['sampler exit %s: %s' % (r.rc, short(r.err))])]
     out = [('native render top', top_problems)]
+    p = []
+    try:
+        with open(raw) as f:
+            text = f.read()
+        merged = ';call_back (native_ext.so);callback (%s:' % APP
+        if front.rc != 0 or not any(merged in l and ');spin (native_ext.so)' in l
+                                    for l in text.split('\n')):
+            p.append('pyspy record -n: exit %s, no merged stack in: %s'
+                     % (front.rc, short(text + front.err, 600)))
+    except OSError as e:
+        p.append('pyspy record -n wrote nothing: %s (%s)' % (e, short(front.err)))
+    out.append(('native front record -n', p))
     svg = run_tool(BIN['svg'], [stream])
     out.append(('native render svg', [] if svg.rc == 0 and
                 'spin (native_ext.so)' in svg.out else
@@ -371,6 +387,7 @@ def main():
     t0 = time.time()
     for t in ('sample', 'dump', 'top', 'fold', 'svg', 'speedscope'):
         BIN[t] = os.path.abspath(os.path.join(args.bin, 'pyspy-' + t))
+    BIN['front'] = os.path.abspath(os.path.join(args.bin, 'pyspy'))
     if common.missing_binary(BIN.values(), 'e2e-native'):
         return 1
     if not shutil.which('gcc') or not shutil.which('strip'):
