@@ -39,6 +39,7 @@ if [ "${1:-}" != "--san" ]; then
 	run e2e-capture python3 tests/e2e/capture.py --bin build/bin
 	run e2e-subproc python3 tests/e2e/subproc.py --bin build/bin
 	run e2e-native python3 tests/e2e/native.py --bin build/bin
+	run e2e-hostile python3 tests/e2e/hostile.py --bin build/bin
 	run browser env BROWSER_DEPS=skip tests/browser/run.sh build/bin
 	make --no-print-directory SAN=1 all units >/dev/null || fail=$((fail + 1))
 fi
@@ -52,6 +53,7 @@ run "e2e-top (asan+ubsan)" python3 tests/e2e/top.py --bin build-san/bin
 run "e2e-capture (asan+ubsan)" python3 tests/e2e/capture.py --bin build-san/bin
 run "e2e-subproc (asan+ubsan)" python3 tests/e2e/subproc.py --bin build-san/bin
 run "e2e-native (asan+ubsan)" python3 tests/e2e/native.py --bin build-san/bin
+run "e2e-hostile (asan+ubsan)" python3 tests/e2e/hostile.py --bin build-san/bin
 run "browser (asan+ubsan)" env BROWSER_DEPS=skip tests/browser/run.sh build-san/bin
 
 echo "check: $pass passed, $fail failed, $skip skipped"
