@@ -144,14 +144,16 @@ def test_many_threads(python, n=1000):
     try:
         t.wait(60)
         out = tmp('many.pss')
-        r = run_tool(BIN['pyspy-sample'], ['-q', '-r', '100', '-d', '2', '--pid', str(t.pid),
+        r = run_tool(BIN['pyspy-sample'], ['-r', '100', '-d', '2', '--pid', str(t.pid),
                                            '-o', out], timeout=60)
         if r.rc != 0:
             return ['pyspy-sample on %d threads: exit %s: %s' % (n, r.rc, short(r.err))], None
         f = run_tool(BIN['pyspy-fold'], ['--idle', '--threads', out], timeout=60)
         threads = set(line.split(';', 1)[0] for line in f.out.splitlines())
         if len(threads) < n:
-            p.append('the fold has %d thread roots, expected > %d' % (len(threads), n))
+            info = run_tool(BIN['pyspy-fold'], ['--idle', out], timeout=60)
+            p.append('the fold has %d thread roots, expected > %d (sampler: %s; fold: %s)'
+                     % (len(threads), n, short(r.err, 200), short(info.err, 200)))
         t.proc.wait(timeout=30)
         with open(report) as fh:
             rep = json.load(fh)

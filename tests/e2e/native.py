@@ -264,10 +264,15 @@ def check_running(app):
             p.append('stopped threads: %s' % stopped)
             break
         time.sleep(0.05)
+    # it spins: its CPU time grows (within 3 s: a loaded machine may not
+    # give it a core at once)
     t0 = cpu_ticks(app.pid)
-    time.sleep(0.5)
-    if cpu_ticks(app.pid) <= t0:
-        p.append('the target does not run any more')
+    deadline = time.time() + 3
+    while cpu_ticks(app.pid) <= t0:
+        if time.time() > deadline:
+            p.append('the target does not run any more (CPU time stuck at %s ticks)' % t0)
+            break
+        time.sleep(0.1)
     return p
 
 

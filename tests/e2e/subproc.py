@@ -65,8 +65,10 @@ ROOT_RE = re.compile(r'^process (\d+):((?: [^;]*)?)$')
 
 def fold_by_pid(text):
     """{pid: (command, {function: samples})} from folded lines rooted by
-    process; ValueError when a line is not."""
-    out = {}
+    process; ValueError when a line is not. A pid may have two commands: a
+    child caught between fork and exec is its parent's copy for a moment;
+    the command kept is the one its hot functions ran under."""
+    out, hot_by_cmd = {}, {}
     for line in text.splitlines():
         if not line.strip():
             continue
@@ -75,10 +77,16 @@ def fold_by_pid(text):
         m = ROOT_RE.match(frames[0])
         if not m:
             raise ValueError('no process root: %s' % short(line, 120))
-        pid = int(m.group(1))
-        cmd, funcs = out.setdefault(pid, (m.group(2).strip(), {}))
-        for f in set(fr.split(' (')[0] for fr in frames[1:]):
+        pid, cmd = int(m.group(1)), m.group(2).strip()
+        _, funcs = out.setdefault(pid, (cmd, {}))
+        names = set(fr.split(' (')[0] for fr in frames[1:])
+        for f in names:
             funcs[f] = funcs.get(f, 0) + int(count)
+        if any(f.startswith('hot') for f in names):
+            per = hot_by_cmd.setdefault(pid, {})
+            per[cmd] = per.get(cmd, 0) + int(count)
+    for pid, per in hot_by_cmd.items():
+        out[pid] = (max(per, key=per.get), out[pid][1])
     return out
 
 
