@@ -385,23 +385,34 @@ def measure_rate(args, tl, versions, report):
                   'CPU vs austin', 'rate vs austin', 'command'], rows)
 
 
-def measure_reads(args, tl, versions, report):
-    rows = []
-    ps = [t for t in tl if isinstance(t, Pyspy) and not t.nonblocking][0]
+def running_workloads(versions, names):
+    """(version, workload name, its running process) for each version found
+    and each workload; the process is stopped when the caller moves on."""
     for version in versions:
         python = interpreter(version)
         if not python:
             continue
-        for wl in ('deep', 'flat', 'threads'):
+        for wl in names:
             w = start_workload(workload_argv(python, wl))
             try:
-                reads, nbytes = ps.stats(w.pid, 2, 1000)
+                yield version, wl, w
             finally:
                 stop(w)
-            if reads is None:
-                report.note('reads: pyspy-sample has no --stats yet; not measured')
-                return
-            rows.append([version, wl, fmt(reads, '{:.2f}'), fmt(nbytes, '{:,.0f}')])
+
+
+def blocking_pyspy(tl):
+    return [t for t in tl if isinstance(t, Pyspy) and not t.nonblocking][0]
+
+
+def measure_reads(args, tl, versions, report):
+    rows = []
+    ps = blocking_pyspy(tl)
+    for version, wl, w in running_workloads(versions, ('deep', 'flat', 'threads')):
+        reads, nbytes = ps.stats(w.pid, 2, 1000)
+        if reads is None:
+            report.note('reads: pyspy-sample has no --stats yet; not measured')
+            return
+        rows.append([version, wl, fmt(reads, '{:.2f}'), fmt(nbytes, '{:,.0f}')])
     report.table('Remote reads per thread-sample (pyspy-sample --stats, 1 kHz, 2 s)',
                  ['Python', 'workload', 'process_vm_readv calls', 'bytes read'], rows)
 
@@ -453,26 +464,18 @@ def measure_slowdown(args, tl, versions, report):
 
 def measure_bytes(args, tl, versions, report):
     rows = []
-    ps = [t for t in tl if isinstance(t, Pyspy) and not t.nonblocking][0]
+    ps = blocking_pyspy(tl)
     t1 = args.seconds
-    for version in versions:
-        python = interpreter(version)
-        if not python:
-            continue
-        for wl in ('deep', 'flat', 'threads'):
-            w = start_workload(workload_argv(python, wl))
-            try:
-                for rate in (100, MAX_RATE):
-                    short = attach_once(ps, w.pid, rate, t1)
-                    long_ = attach_once(ps, w.pid, rate, 2 * t1)
-                    dn, db = long_[0] - short[0], long_[2] - short[2]
-                    rows.append([version, wl, 'max' if rate == MAX_RATE else str(rate),
-                                 fmt(short[0] / t1, '{:,.0f}'),
-                                 fmt(db / dn if dn > 0 else None, '{:.3f}'),
-                                 fmt(long_[2] / long_[0] if long_[0] else None, '{:.2f}'),
-                                 '`%s`' % show_cmd(long_[3])])
-            finally:
-                stop(w)
+    for version, wl, w in running_workloads(versions, ('deep', 'flat', 'threads')):
+        for rate in (100, MAX_RATE):
+            short = attach_once(ps, w.pid, rate, t1)
+            long_ = attach_once(ps, w.pid, rate, 2 * t1)
+            dn, db = long_[0] - short[0], long_[2] - short[2]
+            rows.append([version, wl, 'max' if rate == MAX_RATE else str(rate),
+                         fmt(short[0] / t1, '{:,.0f}'),
+                         fmt(db / dn if dn > 0 else None, '{:.3f}'),
+                         fmt(long_[2] / long_[0] if long_[0] else None, '{:.2f}'),
+                         '`%s`' % show_cmd(long_[3])])
     report.table('Stream bytes per thread-sample (marginal: a %g s and a %g s recording)'
                  % (t1, 2 * t1),
                  ['Python', 'workload', 'Hz', 'samples/s', 'marginal B/sample',
