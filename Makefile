@@ -107,6 +107,7 @@ fuzzers: $(FUZZ_NAMES:%=$(O)/fuzz/%)
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@$(MAKE) --no-print-directory FUZZ=1 fuzzers
+	@$(MAKE) --no-print-directory build/bin/pyspy-index # makes the fuzz_db seeds
 	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 deps:
