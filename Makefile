@@ -55,7 +55,7 @@ FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/%.c=%)
 # each fuzz target linked with a plain main that replays files (make check)
 FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(O)/fuzz/%-replay)
 
-.PHONY: all deps check check-units check-e2e check-browser check-san demo install clean layouts check-layouts bench fuzz fuzzers
+.PHONY: all deps check check-valgrind check-units check-e2e check-browser check-san demo install clean layouts check-layouts bench fuzz fuzzers
 
 all: $(TOOL_BINS)
 
@@ -128,6 +128,11 @@ check-browser: all
 
 check-layouts:
 	@scripts/gen-layouts.sh --check
+
+# Every tool once under valgrind memcheck (make check runs a 1 s form).
+VALGRIND_SECONDS ?= 5
+check-valgrind: deps all
+	@tests/valgrind.sh build $(VALGRIND_SECONDS)
 
 # Everything, then everything again under ASan+UBSan.
 check: deps
