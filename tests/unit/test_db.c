@@ -528,6 +528,31 @@ static void test_corrupt_capture_gives_an_error(void **state)
 	assert_non_null(strstr(e.msg, "corrupt"));
 }
 
+/* Found by fuzz_db: a sample whose stack id is past the last stack (or
+ * negative) indexed the reader's id map out of bounds before it was checked. */
+static void test_sample_with_stack_id_out_of_range_is_corrupt(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"UPDATE samples SET stack = (SELECT max(id) FROM stacks) + 100000 "
+		"WHERE rowid = (SELECT min(rowid) FROM samples)",
+		"UPDATE samples SET stack = -1 WHERE rowid = (SELECT max(rowid) FROM samples)",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct ps_errmsg e = { 0 };
+		sqlite3 *raw;
+		const char *path = tmp_path("bad-stack-id.db");
+		write_db(path, 5, 200);
+		assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(raw, bad[i], NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_changes(raw), 1);
+		sqlite3_close(raw);
+		assert_true(read_all(path, &e) < 0);
+		assert_non_null(strstr(e.msg, "corrupt"));
+		assert_non_null(strstr(e.msg, "stack"));
+	}
+}
+
 static void test_info_of_stream_equals_info_of_capture(void **state)
 {
 	(void)state;
@@ -635,6 +660,7 @@ int main(void)
 		cmocka_unit_test(test_reader_beside_writer_sees_commits),
 		cmocka_unit_test(test_foreign_and_newer_files_are_refused),
 		cmocka_unit_test(test_corrupt_capture_gives_an_error),
+		cmocka_unit_test(test_sample_with_stack_id_out_of_range_is_corrupt),
 		cmocka_unit_test(test_info_of_stream_equals_info_of_capture),
 		cmocka_unit_test(test_info_of_broken_capture_holds_nothing),
 		cmocka_unit_test(test_wall_clock_times),
