@@ -55,7 +55,7 @@ FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/%.c=%)
 # each fuzz target linked with a plain main that replays files (make check)
 FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(O)/fuzz/%-replay)
 
-.PHONY: all deps check check-units check-e2e check-browser check-san demo install clean layouts check-layouts bench fuzz fuzzers
+.PHONY: all deps check check-valgrind check-units check-e2e check-browser check-san demo install clean layouts check-layouts bench fuzz fuzzers
 
 all: $(TOOL_BINS)
 
@@ -107,6 +107,7 @@ fuzzers: $(FUZZ_NAMES:%=$(O)/fuzz/%)
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@$(MAKE) --no-print-directory FUZZ=1 fuzzers
+	@$(MAKE) --no-print-directory build/bin/pyspy-index # makes the fuzz_db seeds
 	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 deps:
@@ -127,6 +128,11 @@ check-browser: all
 
 check-layouts:
 	@scripts/gen-layouts.sh --check
+
+# Every tool once under valgrind memcheck (make check runs a 1 s form).
+VALGRIND_SECONDS ?= 5
+check-valgrind: deps all
+	@tests/valgrind.sh build $(VALGRIND_SECONDS)
 
 # Everything, then everything again under ASan+UBSan.
 check: deps

@@ -108,7 +108,8 @@ struct ps_info {
 
 /* Fill info from a capture (through its indexes) or by reading a stream
  * to its end (PS_STREAM_TRUNCATED when it stops early: info has what came
- * before the cut). */
+ * before the cut). On any other error ps_info_db leaves info empty (nothing
+ * to release) while ps_info_stream keeps what it read (release it). */
 int ps_info_db(struct ps_db *db, struct ps_info *info, struct ps_errmsg *e);
 int ps_info_stream(struct ps_sr *r, struct ps_info *info, struct ps_errmsg *e);
 /* The summary as text. */

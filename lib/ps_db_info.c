@@ -228,6 +228,8 @@ int ps_info_db(struct ps_db *db, struct ps_info *in, struct ps_errmsg *e)
 	}
 out:
 	sqlite3_exec(ps_db_handle(db), "COMMIT", NULL, NULL, NULL);
+	if (rc) /* a broken capture gives no summary at all: nothing to release */
+		ps_info_release(in);
 	return rc;
 }
 

@@ -375,8 +375,12 @@ static int map_stack(struct sel *s, uint64_t id, uint32_t *out, struct ps_errmsg
 	int rc;
 	if (!s->sframe && (rc = load_stacks(s, e)))
 		return rc;
+	/* the sample's id is the file's: checked before it indexes anything
+	 * (each parent is below its child, so the walk stays in bounds) */
+	if (id > s->max[Q_STACK])
+		return corrupt(s, e, "stack", id);
 	while (at && !s->map[Q_STACK][at]) {
-		if (at > s->max[Q_STACK] || !s->sframe[at] || n > 2 * PS_STREAM_MAX_DEPTH)
+		if (!s->sframe[at] || n > 2 * PS_STREAM_MAX_DEPTH)
 			return corrupt(s, e, "stack", at);
 		if (n + 2 > s->chain_cap) {
 			size_t cap = s->chain_cap ? 2 * s->chain_cap : 64;

@@ -17,7 +17,13 @@ seeds() { # TARGET DIR: write the seed inputs of TARGET into DIR
 			{ printf '\001'; cat "$v"; } >"$2/z-$n"
 			{ printf '\000'; zstd -qdc "$v" 2>/dev/null | tail -c +9; } >"$2/r-$n"
 		done ;;
-	fuzz_elf)
+	fuzz_db) # captures of the vectors, with small pages (a few KB each)
+		for v in format/vectors/*.pss; do
+			n=$(basename "$v" .pss)
+			build/bin/pyspy-index -q "$v" -o "$2/$n.db" 2>/dev/null &&
+				python3 scripts/shrink-capture.py "$2/$n.db" || rm -f "$2/$n.db"*
+		done ;;
+	fuzz_elf | fuzz_symbols)
 		echo 'int x = 1; int f(void) { return x; }' |
 			cc -shared -fPIC -x c - -o "$2/seed.so" -Wl,-soname,libseed.so &&
 			strip -o "$2/seed-stripped.so" "$2/seed.so" ;;

@@ -6,7 +6,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libelf-dev libzstd-dev libunwind-dev libsqlite3-dev libncurses-dev"
-test_pkgs="libcmocka-dev python3.11 python3.11-dev tmux procps clang libclang-rt-14-dev zstd"
+test_pkgs="libcmocka-dev python3.11 python3.11-dev tmux procps clang libclang-rt-14-dev zstd valgrind"
 # Debian's austin 1.0 reads Python 2.7-3.7, which the austin 3.7 in
 # ../shared/peers cannot
 bench_pkgs="austin"

@@ -40,6 +40,8 @@ if [ "${1:-}" != "--san" ]; then
 	run e2e-subproc python3 tests/e2e/subproc.py --bin build/bin
 	run e2e-native python3 tests/e2e/native.py --bin build/bin
 	run e2e-hostile python3 tests/e2e/hostile.py --bin build/bin
+	# memcheck, short form (each sampling run 1 s; ~1 min): make check-valgrind is longer
+	run valgrind tests/valgrind.sh build 1
 	run browser env BROWSER_DEPS=skip tests/browser/run.sh build/bin
 	make --no-print-directory SAN=1 all units >/dev/null || fail=$((fail + 1))
 fi

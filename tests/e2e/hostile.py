@@ -9,6 +9,11 @@
 - many threads: a 1,000-thread target sampled in blocking mode; how long a
   sample stalls it is measured by the target itself (late 1 ms wake-ups)
   and printed as a NOTE;
+- churn soak: pyspy-sample --nonblocking for seconds against
+  bench/workloads/churn.py (threads, code objects, stack depth created and
+  freed all the time; bench/soak.sh is the minutes-long form): no crash, no
+  hang, a complete stream, bounded RSS, errors counted; the share of good
+  samples is printed as a NOTE;
 - closed pipes: every tool piped into `head -c 1` ends quietly (no message);
 - full disk: a small tmpfs; pyspy-sample and the converters fail with one
   line naming the problem, the target runs on, a partial stream reads as
@@ -34,8 +39,11 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE_ = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE_)
 import common  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE_)), 'bench'))
+import soak  # noqa: E402
 from common import run_tool, short, spawn, reap, check_failure  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -46,6 +54,7 @@ TARGET_HOSTILE = os.path.join(os.path.dirname(HERE), 'browser', 'target_hostile.
 STORM_VERSIONS = ['2.7', '3.10', '3.12', '3.13']
 WORK = None
 BIN = {}
+BINDIR = None
 
 
 def tmp(name):
@@ -169,6 +178,18 @@ def test_many_threads(python, n=1000):
     finally:
         t.close()
     return p, note
+
+
+def test_churn_soak(python, seconds=5):
+    """The seconds-long form of bench/soak.sh: returns (problems, note)."""
+    asan = soak.sanitized(BIN['pyspy-sample'])
+    problems, fig = soak.run_soak(BINDIR, python, seconds, rate=200, every=0.2,
+                                  slack_mb=None if asan else 16)
+    if fig.get('samples') and fig['good_share'] < 0.5:
+        problems.append('only %.1f%% of the samples good' % (100 * fig['good_share']))
+    note = 'NOTE churn soak (%s): %s%s' % (python, '; '.join(soak.report(fig)),
+                                           ' (ASan build: RSS not checked)' if asan else '')
+    return problems, note
 
 
 # ---------------------------------------------------------------------------
@@ -412,7 +433,7 @@ def test_names(python, script, args):
 # ---------------------------------------------------------------------------
 
 def main():
-    global WORK
+    global WORK, BINDIR
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--bin', default='build/bin')
     ap.add_argument('--only', action='append', default=[])
@@ -424,6 +445,7 @@ def main():
         BIN[tool] = os.path.abspath(os.path.join(args.bin, tool))
     if common.missing_binary(list(BIN.values()), 'e2e-hostile'):
         return 1
+    BINDIR = os.path.abspath(args.bin)
     WORK = tempfile.mkdtemp(prefix='pyspy-e2e-hostile-')
     tally = common.Tally()
     notes = []
@@ -448,6 +470,14 @@ def main():
                     notes.append(note)
             else:
                 tally('hostile many-threads %s' % name, None)
+        for name in ('2.7', '3.12'):
+            if name in found:
+                p, note = test_churn_soak(found[name])
+                tally('hostile churn-soak %s (nonblocking, 5 s)' % name, p)
+                notes.append(note)
+            else:
+                common.not_found(name)
+                tally('hostile churn-soak %s' % name, None)
         tally('hostile closed-pipes', test_pipes(main_py))
         fd = test_full_disk(main_py)
         if fd is None:

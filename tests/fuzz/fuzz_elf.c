@@ -1,8 +1,11 @@
 /* libFuzzer target: the ELF reader (ps_elf over libelf) on an arbitrary file:
- * open, symbol lookups, sections, segments, soname. A memfd holds the bytes
+ * open, symbol lookups, sections, segments, soname, and every indexed
+ * symbol one by one as the native symbolizer (ps_symbols) reads them to
+ * build its index by address. A memfd holds the bytes
  * so the reader opens a real path (/proc/self/fd/N). */
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -32,6 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ps_elf_section_data(elf, ".rodata", &sd, &sn) == PS_OK && sn)
 		(void)sd[sn - 1];   /* the whole section must be readable */
 	(void)ps_elf_soname(elf);
+	size_t n = ps_elf_nsyms(elf);
+	for (size_t i = 0; i <= n; i++) {   /* one past the end: PS_EINVAL */
+		const char *name;
+		int func;
+		if (ps_elf_sym_at(elf, i, &name, &a, &b, &func) == PS_OK)
+			(void)strlen(name);
+	}
 	ps_elf_free(elf);
 	return 0;
 }

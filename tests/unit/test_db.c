@@ -528,6 +528,31 @@ static void test_corrupt_capture_gives_an_error(void **state)
 	assert_non_null(strstr(e.msg, "corrupt"));
 }
 
+/* Found by fuzz_db: a sample whose stack id is past the last stack (or
+ * negative) indexed the reader's id map out of bounds before it was checked. */
+static void test_sample_with_stack_id_out_of_range_is_corrupt(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"UPDATE samples SET stack = (SELECT max(id) FROM stacks) + 100000 "
+		"WHERE rowid = (SELECT min(rowid) FROM samples)",
+		"UPDATE samples SET stack = -1 WHERE rowid = (SELECT max(rowid) FROM samples)",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		struct ps_errmsg e = { 0 };
+		sqlite3 *raw;
+		const char *path = tmp_path("bad-stack-id.db");
+		write_db(path, 5, 200);
+		assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(raw, bad[i], NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_changes(raw), 1);
+		sqlite3_close(raw);
+		assert_true(read_all(path, &e) < 0);
+		assert_non_null(strstr(e.msg, "corrupt"));
+		assert_non_null(strstr(e.msg, "stack"));
+	}
+}
+
 static void test_info_of_stream_equals_info_of_capture(void **state)
 {
 	(void)state;
@@ -560,6 +585,32 @@ static void test_info_of_stream_equals_info_of_capture(void **state)
 	free(ta);
 	free(tb);
 	free(s.p);
+}
+
+/* Found by fuzz_db: a capture whose tables are broken after the header was
+ * read made ps_info_db return an error with the header copies still held
+ * (a leak, the caller having nothing to release). */
+static void test_info_of_broken_capture_holds_nothing(void **state)
+{
+	(void)state;
+	struct ps_db *db;
+	struct ps_info info;
+	struct ps_errmsg e = { 0 };
+	sqlite3 *raw;
+	const char *path = tmp_path("broken-info.db");
+	write_db(path, 3, 100);
+	assert_int_equal(ps_db_open(path, &db, NULL), 0);
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, "DROP TABLE process_args", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	assert_true(ps_info_db(db, &info, &e) < 0);
+	assert_true(e.msg[0] != 0);
+	assert_null(info.h.argv);
+	assert_null(info.h.sampler);
+	assert_null(info.threads);
+	assert_null(info.minutes);
+	ps_info_release(&info); /* allowed, and a no-op */
+	ps_db_close(db);
 }
 
 static double clock_s(const char *arg, int64_t start_ns)
@@ -609,7 +660,9 @@ int main(void)
 		cmocka_unit_test(test_reader_beside_writer_sees_commits),
 		cmocka_unit_test(test_foreign_and_newer_files_are_refused),
 		cmocka_unit_test(test_corrupt_capture_gives_an_error),
+		cmocka_unit_test(test_sample_with_stack_id_out_of_range_is_corrupt),
 		cmocka_unit_test(test_info_of_stream_equals_info_of_capture),
+		cmocka_unit_test(test_info_of_broken_capture_holds_nothing),
 		cmocka_unit_test(test_wall_clock_times),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
