@@ -44,6 +44,17 @@ void ps_code_cache_begin(struct ps_proc *p);
 /* The decoded code object at addr. */
 int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out);
 
+/* Deferred validation: while on, an entry met again in a new epoch is
+ * returned as it is and its header read later, by ps_code_validate, with
+ * the other entries of the epoch in as few reads as possible (one per
+ * PS_MEM_MAX_RANGES entries) instead of one read each. */
+void ps_code_defer(struct ps_proc *p, int on);
+/* Validate the entries returned unread this epoch; the number found stale
+ * (gone, or the address now holds another object): those are read afresh
+ * when next used, and whatever was built from them this epoch must be
+ * built again. */
+size_t ps_code_validate(struct ps_proc *p);
+
 /* Line of the instruction at position pos: f_lasti for <= 3.10 (bytes up
  * to 3.9, code units on 3.10), the code-unit index for 3.11+. */
 int ps_code_line(const struct ps_proc *p, const struct ps_code *c, int64_t pos);

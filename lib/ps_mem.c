@@ -20,12 +20,12 @@ static int fail(struct ps_mem *m, int code)
 
 int ps_mem_readv(struct ps_mem *m, const struct ps_mem_range *r, size_t n)
 {
-	struct iovec local[16], remote[16];
+	struct iovec local[PS_MEM_MAX_RANGES], remote[PS_MEM_MAX_RANGES];
 	size_t total = 0;
 
 	if (n == 0)
 		return PS_OK;
-	if (n > 16)
+	if (n > PS_MEM_MAX_RANGES)
 		return fail(m, PS_EUSAGE);
 	for (size_t i = 0; i < n; i++) {
 		if (r[i].len > PS_MEM_MAX_READ)

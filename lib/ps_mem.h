@@ -37,7 +37,9 @@ int ps_mem_read(struct ps_mem *m, uint64_t addr, void *buf, size_t len);
 /* Read a pointer-sized (64-bit) value. */
 int ps_mem_read_ptr(struct ps_mem *m, uint64_t addr, uint64_t *out);
 
-/* Read several (addr, len) ranges with one syscall; all or nothing. */
+/* Read several (addr, len) ranges (at most PS_MEM_MAX_RANGES) with one
+ * syscall; all or nothing. */
+#define PS_MEM_MAX_RANGES 64
 struct ps_mem_range {
 	uint64_t addr;
 	void *buf;

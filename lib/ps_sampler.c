@@ -194,6 +194,7 @@ struct names {
 	thread_name *name;
 	size_t n, cap;
 	uint64_t refreshed;
+	int any;                /* the last look-up named some thread */
 };
 
 static void names_release(struct names *nm)
@@ -232,7 +233,9 @@ static int names_due(const struct names *nm, const struct ps_snapshot *s, uint64
 	uint64_t age = now - nm->refreshed;
 	for (size_t i = 0; i < s->n; i++) {
 		const char *n = names_get(nm, &s->threads[i], i);
-		if (!n || (!n[0] && age >= NS / 10))
+		/* nothing named at all: threading is not imported (a
+		 * look-up walks sys.modules: not ten times a second) */
+		if (!n || (!n[0] && age >= (nm->any ? NS / 10 : NS)))
 			return 1;
 	}
 	return age >= NAMES_REFRESH_NS;
@@ -254,6 +257,9 @@ static void names_store(struct names *nm, const struct ps_snapshot *s, uint64_t 
 			nm->cap = want;
 	}
 	nm->n = 0;
+	nm->any = 0;
+	for (size_t i = 0; i < s->n; i++)
+		nm->any |= s->threads[i].name[0] != '\0';
 	for (size_t i = 0; i < s->n && nm->n < nm->cap; i++) {
 		nm->id[nm->n] = names_key(&s->threads[i]);
 		memcpy(nm->name[nm->n++], s->threads[i].name, sizeof(s->threads[i].name));
