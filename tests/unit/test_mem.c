@@ -305,25 +305,27 @@ static void test_readv_one_bad_range_fails_all(void **state)
 	munmap(p, PAGE);
 }
 
-static void test_readv_sixteen_ranges_ok_seventeen_usage(void **state)
+static void test_readv_max_ranges_ok_one_more_usage(void **state)
 {
+	enum { N = PS_MEM_MAX_RANGES };
 	struct ps_mem m;
-	struct ps_mem_range r[17];
-	unsigned char out[17][4];
+	struct ps_mem_range r[N + 1];
+	unsigned char out[N + 1][4];
 
 	(void)state;
+	assert_true(4 * (N + 1) <= (int)sizeof(g_pattern));
 	fill_pattern();
-	for (int i = 0; i < 17; i++)
+	for (int i = 0; i <= N; i++)
 		r[i] = (struct ps_mem_range){ addr_of(g_pattern + 4 * i), out[i], 4 };
 	ps_mem_init(&m, getpid());
 	memset(out, 0, sizeof(out));
-	assert_int_equal(ps_mem_readv(&m, r, 16), PS_OK);
-	for (int i = 0; i < 16; i++)
+	assert_int_equal(ps_mem_readv(&m, r, N), PS_OK);
+	for (int i = 0; i < N; i++)
 		assert_memory_equal(out[i], g_pattern + 4 * i, 4);
 	assert_int_equal(m.reads, 1);
 
 	memset(out, 0, sizeof(out));
-	assert_int_equal(ps_mem_readv(&m, r, 17), PS_EUSAGE);
+	assert_int_equal(ps_mem_readv(&m, r, N + 1), PS_EUSAGE);
 	assert_int_equal(m.reads, 1);	/* refused before any syscall */
 	assert_int_equal(out[0][0], 0);
 	assert_int_equal(ps_mem_readv(&m, r, 1000), PS_EUSAGE);
@@ -508,7 +510,7 @@ int main(void)
 		cmocka_unit_test(test_read_max_size_is_allowed),
 		cmocka_unit_test(test_readv_several_ranges),
 		cmocka_unit_test(test_readv_one_bad_range_fails_all),
-		cmocka_unit_test(test_readv_sixteen_ranges_ok_seventeen_usage),
+		cmocka_unit_test(test_readv_max_ranges_ok_one_more_usage),
 		cmocka_unit_test(test_cstr_ending_at_end_of_mapped_page),
 		cmocka_unit_test(test_cstr_spanning_two_pages),
 		cmocka_unit_test(test_cstr_longer_than_cap_is_truncated),
