@@ -316,16 +316,15 @@ static void count_pause(struct ps_sampler_stats *st, uint64_t ns)
 /* One snapshot: states first (a paused thread looks stopped), then pause,
  * read, resume. Nothing returns between pause and resume. */
 static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct ps_snapshot *s,
-		    struct names *nm, struct ps_task_watch *tw, uint64_t now,
-		    struct ps_sampler_stats *st, struct ps_errmsg *e)
+		    struct names *nm, struct ps_task_watch *tw, struct ps_pause *pz,
+		    uint64_t now, struct ps_sampler_stats *st, struct ps_errmsg *e)
 {
-	struct ps_pause pz = { 0 };
 	uint64_t listings = tw->listings, paused_at = 0;
 	int rc = ps_task_watch_update(tw, now);
 	st->listings += tw->listings - listings;
 	if (rc == PS_OK && !o->nonblocking) {
 		paused_at = ps_now_ns();
-		rc = ps_pause(p->pid, &pz, 500, e);
+		rc = ps_pause(p->pid, pz, 500, e);
 	}
 	if (rc == PS_OK) {
 		rc = ps_snapshot_take(p, s, o->native ? PS_SNAP_NATIVE : 0, &tw->list, e);
@@ -342,7 +341,7 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 				names_fill(nm, s);
 			}
 		}
-		ps_resume(&pz);
+		ps_resume(pz);
 		if (paused_at)
 			count_pause(st, ps_now_ns() - paused_at);
 	}
@@ -407,6 +406,7 @@ struct member {
 	int ignored;            /* not python: looked at again only if it execs */
 	struct names nm;
 	struct ps_task_watch tw;   /* its threads' states, kept open */
+	struct ps_pause pz;        /* kept: it knows whether we are the parent */
 	uint64_t pending_errors;   /* counted, not yet reported to the sink */
 	uint64_t held_errors;      /* not counted yet: see hold_errors */
 	uint64_t held_since;
@@ -667,7 +667,7 @@ static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 	struct ps_snapshot s;
 	struct ps_errmsg e = { 0 };
 	uint64_t reads = m->p->mem.reads, bytes = m->p->mem.bytes;
-	int rc = snapshot(m->p, l->o, &s, &m->nm, &m->tw, now, l->st, &e);
+	int rc = snapshot(m->p, l->o, &s, &m->nm, &m->tw, &m->pz, now, l->st, &e);
 	l->st->reads += m->p->mem.reads - reads;
 	l->st->bytes += m->p->mem.bytes - bytes;
 	if (rc == PS_OK) {

@@ -544,6 +544,7 @@ int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
 	/* code objects met again are validated together at the end (one read
 	 * for all); if one turns out stale (freed, its address reused), the
 	 * walk is done again reading each as it is met, as if never cached */
+	ps_mem_prefetch_begin(&p->mem); /* what the last snapshot read, in one call */
 	ps_code_defer(p, 1);
 	int rc = walk_threads(p, s, e);
 	if (rc == PS_OK && ps_code_validate(p)) {
@@ -552,11 +553,13 @@ int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
 		rc = walk_threads(p, s, e);
 	}
 	ps_code_defer(p, 0);
+	if (rc == PS_OK)
+		fill_tids(p, s, tasks);
+	ps_mem_prefetch_end(&p->mem);
 	if (rc) {
 		ps_tasks_release(&own);
 		return rc;
 	}
-	fill_tids(p, s, tasks);
 	fill_idle(s, tasks);
 	if (flags & PS_SNAP_NATIVE)
 		add_native(p, s);

@@ -77,7 +77,8 @@ static int push(struct ps_tasks *t, pid_t tid, char state)
 	return PS_OK;
 }
 
-int ps_tasks_read(pid_t pid, struct ps_tasks *t)
+/* List the threads of pid; states too (one file each) if with_states. */
+static int list_tasks(pid_t pid, struct ps_tasks *t, int with_states)
 {
 	char path[64];
 	t->n = 0;
@@ -90,10 +91,15 @@ int ps_tasks_read(pid_t pid, struct ps_tasks *t)
 	while (rc == PS_OK && (de = readdir(d)) != NULL) {
 		int tid = atoi(de->d_name);
 		if (tid > 0)
-			rc = push(t, tid, ps_task_state(pid, tid));
+			rc = push(t, tid, with_states ? ps_task_state(pid, tid) : '?');
 	}
 	closedir(d);
 	return rc;
+}
+
+int ps_tasks_read(pid_t pid, struct ps_tasks *t)
+{
+	return list_tasks(pid, t, 1);
 }
 
 void ps_tasks_release(struct ps_tasks *t)
@@ -326,7 +332,7 @@ static int seize_round(struct ps_pause *pz, long deadline, size_t *added,
 		       struct ps_errmsg *e)
 {
 	struct ps_tasks t = { 0 };
-	int rc = ps_tasks_read(pz->pid, &t);
+	int rc = list_tasks(pz->pid, &t, 0); /* pausing needs no states */
 	*added = 0;
 	if (rc) {
 		ps_tasks_release(&t);
@@ -358,9 +364,14 @@ static int seize_round(struct ps_pause *pz, long deadline, size_t *added,
 int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e)
 {
 	sigset_t block;
+	/* whose child it is does not change while we sample it (we are not
+	 * a subreaper): looked up once for a ps_pause reused for one pid */
+	if (!pz->parent_known || pz->pid != pid) {
+		pz->our_child = ps_parent_of(pid) == getpid();
+		pz->parent_known = 1;
+	}
 	pz->pid = pid;
 	pz->n = 0;
-	pz->our_child = ps_parent_of(pid) == getpid();
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);

@@ -70,6 +70,8 @@ struct ps_pause {
 	sigset_t saved_mask;
 	int active;
 	int our_child;  /* the process is our child: its exit is ours to collect */
+	int parent_known; /* our_child is set for pid (a ps_pause kept between
+			     pauses of one process skips the look-up) */
 };
 
 /* Stop every thread of pid (PTRACE_SEIZE + PTRACE_INTERRUPT), including
