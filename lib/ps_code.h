@@ -28,6 +28,12 @@ struct ps_code {
 	int argcount, posonlyargcount, kwonlyargcount, nlocals, flags;
 	uint64_t varnames_ptr, kinds_ptr;
 
+	/* the string ids of name, qualname and file in the stream writer
+	 * ids_for (ps_record): interned once per code object, not hashed
+	 * again for every frame of every sample */
+	const void *ids_for;
+	uint32_t ids[3];
+
 	/* local variable names, loaded on demand (ps_code_varnames) */
 	int nvarnames;         /* -1 until loaded */
 	char **varnames;

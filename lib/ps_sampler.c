@@ -578,6 +578,7 @@ struct loop {
 	int rc;                 /* the first sink error */
 	uint64_t last_errors;   /* when pending errors were last reported */
 	int statfd;             /* the target's /proc/PID/stat, or -1 */
+	uint64_t gone_checked;  /* when root_gone was last asked by tick */
 };
 
 /* Whether the target is gone: for a target we did not launch, one pread of
@@ -706,8 +707,13 @@ static void report_errors(struct loop *l, uint64_t now, int force)
 static int tick(struct loop *l, uint64_t now, uint64_t t)
 {
 	struct procset *ps = &l->set;
-	if (ps->root_alive && root_gone(l))
-		root_exited(l, now);
+	/* at most every 10 ms: a target that exits makes its next snapshot
+	 * fail, and a failed snapshot asks at once (vanished) */
+	if (ps->root_alive && now - l->gone_checked >= NS / 100) {
+		l->gone_checked = now;
+		if (root_gone(l))
+			root_exited(l, now);
+	}
 	if (l->o->subprocesses) {
 		if (now - ps->last_poll >= POLL_NS)
 			set_poll(ps, l->sink, now);
