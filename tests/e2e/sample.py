@@ -34,8 +34,9 @@ against a running target_hot.py:
   nonblock the same with --nonblocking
   stats    --stats, blocking and --nonblocking: one cost line after the
            summary (the form bench/compare.py parses), at most 3 remote
-           reads per thread-sample in steady state, a paused median no
-           larger than the maximum (blocking), nothing paused (nonblocking)
+           reads per thread-sample in steady state (6 up to 3.10), a
+           paused median no larger than the maximum (blocking), nothing
+           paused (nonblocking)
   pipe     sh -c 'pyspy-sample -d 1 --pid PID | pyspy-fold': both exit 0,
            a fold with hot(); and `pyspy-fold --pid PID --duration 1` (live)
   sigint   SIGINT to a sampler without -d: exit 0 within 2 s, a complete
@@ -819,8 +820,13 @@ def case_stats(p, ht, name):
             p.append('%s: bench/compare.py would not parse: %s' % (what, lines[0]))
         if int(ts) < 20:
             p.append('%s: only %s thread-samples in 1 s at 200 Hz' % (what, ts))
-        if float(reads) > 3:
-            p.append('%s: %s remote reads per thread-sample, expected <= 3' % (what, reads))
+        # 3.11+ reads a data-stack chunk whole; up to 3.10 a frame the last
+        # sample did not read (hot and cold alternate) costs a read of its own
+        ver = re.search(r'(\d+)\.(\d+)', name)
+        limit = 3 if ver and (int(ver.group(1)), int(ver.group(2))) >= (3, 11) else 6
+        if float(reads) > limit:
+            p.append('%s: %s remote reads per thread-sample, expected <= %d'
+                     % (what, reads, limit))
         if extra and med is not None:
             p.append('%s: says the target was paused' % what)
         if not extra and (med is None or float(med) > float(mx) * 1.13):
