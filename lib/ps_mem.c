@@ -56,7 +56,8 @@ static int by_addr(const void *a, const void *b)
 static size_t plan(struct ps_mem_prefetch *pf)
 {
 	size_t total = 0;
-	qsort(pf->want, pf->nwant, sizeof(*pf->want), by_addr);
+	if (pf->nwant)
+		qsort(pf->want, pf->nwant, sizeof(*pf->want), by_addr);
 	pf->nhave = 0;
 	for (size_t i = 0; i < pf->nwant; i++) {
 		struct span w = pf->want[i];
