@@ -17,6 +17,12 @@
 struct ps_code_cache {
 	struct ps_code **slot;
 	size_t cap, n, bytes;
+	/* deferred validation (ps_code_defer): entries used this epoch and not
+	 * read yet, and room for their headers */
+	int defer;
+	struct ps_code **pending;
+	size_t npending, pcap;
+	uint8_t *headers;
 };
 
 struct ps_code_cache *ps_code_cache_new(void)
@@ -63,6 +69,8 @@ void ps_code_cache_free(struct ps_code_cache *c)
 		return;
 	cache_clear(c);
 	free(c->slot);
+	free(c->pending);
+	free(c->headers);
 	free(c);
 }
 
@@ -75,8 +83,81 @@ void ps_code_cache_stats(const struct ps_code_cache *c, size_t *entries, size_t 
 void ps_code_cache_begin(struct ps_proc *p)
 {
 	p->epoch++;
+	p->codes->npending = 0;
 	if (p->codes->n > MAX_ENTRIES || p->codes->bytes > MAX_BYTES)
 		cache_clear(p->codes);
+}
+
+void ps_code_defer(struct ps_proc *p, int on)
+{
+	p->codes->defer = on;
+}
+
+/* Remember k for ps_code_validate; 0 if there is no room (then it is
+ * validated at once). */
+static int defer_entry(struct ps_code_cache *c, struct ps_code *k)
+{
+	if (c->npending == c->pcap) {
+		size_t nc = c->pcap ? c->pcap * 2 : 64;
+		struct ps_code **np = realloc(c->pending, nc * sizeof(*np));
+		if (!np)
+			return 0;
+		c->pending = np;
+		c->pcap = nc;
+	}
+	c->pending[c->npending++] = k;
+	return 1;
+}
+
+static void identify(const struct ps_proc *p, const uint8_t *h, struct ps_code *k);
+
+static int same_object(const struct ps_code *now, const struct ps_code *k)
+{
+	return now->type == k->type && now->name_ptr == k->name_ptr &&
+	       now->file_ptr == k->file_ptr && now->table_ptr == k->table_ptr &&
+	       now->firstlineno == k->firstlineno;
+}
+
+/* Validate pending entries first..first+n (n <= PS_MEM_MAX_RANGES) with one
+ * read; a failed read fails them all. The number that failed. */
+static size_t validate_some(struct ps_proc *p, size_t first, size_t n)
+{
+	struct ps_code_cache *c = p->codes;
+	struct ps_mem_range r[PS_MEM_MAX_RANGES];
+	size_t hlen = (size_t)p->lay.code_size, bad = 0;
+	for (size_t i = 0; i < n; i++)
+		r[i] = (struct ps_mem_range){ c->pending[first + i]->addr, c->headers + i * hlen, hlen };
+	int rc = ps_mem_readv(&p->mem, r, n);
+	for (size_t i = 0; i < n; i++) {
+		struct ps_code *k = c->pending[first + i], now;
+		if (rc == PS_OK)
+			identify(p, c->headers + i * hlen, &now);
+		if (rc != PS_OK || !same_object(&now, k)) {
+			k->epoch = 0; /* read afresh when next used */
+			bad++;
+		}
+	}
+	return bad;
+}
+
+size_t ps_code_validate(struct ps_proc *p)
+{
+	struct ps_code_cache *c = p->codes;
+	size_t hlen = (size_t)p->lay.code_size, bad = 0;
+	if (!c->npending)
+		return 0;
+	if (!c->headers)
+		c->headers = malloc(PS_MEM_MAX_RANGES * (hlen ? hlen : 1));
+	for (size_t i = 0; i < c->npending; i += PS_MEM_MAX_RANGES) {
+		size_t n = c->npending - i < PS_MEM_MAX_RANGES ? c->npending - i : PS_MEM_MAX_RANGES;
+		if (c->headers)
+			bad += validate_some(p, i, n);
+		else
+			for (size_t j = 0; j < n; j++, bad++)
+				c->pending[i + j]->epoch = 0;
+	}
+	c->npending = 0;
+	return bad;
 }
 
 static size_t hash_addr(uint64_t a, size_t cap)
@@ -210,15 +291,18 @@ int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out)
 		*out = *slot;
 		return PS_OK;
 	}
+	if (*slot && c->defer && (*slot)->epoch && defer_entry(c, *slot)) {
+		(*slot)->epoch = p->epoch; /* provisionally: ps_code_validate */
+		*out = *slot;
+		return PS_OK;
+	}
 	int rc = read_header(p, addr, h, sizeof(h));
 	if (rc)
 		return rc;
 	if (*slot) {
 		struct ps_code now;
 		identify(p, h, &now);
-		if (now.type == (*slot)->type && now.name_ptr == (*slot)->name_ptr &&
-		    now.file_ptr == (*slot)->file_ptr && now.table_ptr == (*slot)->table_ptr &&
-		    now.firstlineno == (*slot)->firstlineno) {
+		if (same_object(&now, *slot)) {
 			(*slot)->epoch = p->epoch;
 			*out = *slot;
 			return PS_OK;

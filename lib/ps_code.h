@@ -28,6 +28,12 @@ struct ps_code {
 	int argcount, posonlyargcount, kwonlyargcount, nlocals, flags;
 	uint64_t varnames_ptr, kinds_ptr;
 
+	/* the string ids of name, qualname and file in the stream writer
+	 * ids_for (ps_record): interned once per code object, not hashed
+	 * again for every frame of every sample */
+	const void *ids_for;
+	uint32_t ids[3];
+
 	/* local variable names, loaded on demand (ps_code_varnames) */
 	int nvarnames;         /* -1 until loaded */
 	char **varnames;
@@ -43,6 +49,17 @@ void ps_code_cache_begin(struct ps_proc *p);
 
 /* The decoded code object at addr. */
 int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out);
+
+/* Deferred validation: while on, an entry met again in a new epoch is
+ * returned as it is and its header read later, by ps_code_validate, with
+ * the other entries of the epoch in as few reads as possible (one per
+ * PS_MEM_MAX_RANGES entries) instead of one read each. */
+void ps_code_defer(struct ps_proc *p, int on);
+/* Validate the entries returned unread this epoch; the number found stale
+ * (gone, or the address now holds another object): those are read afresh
+ * when next used, and whatever was built from them this epoch must be
+ * built again. */
+size_t ps_code_validate(struct ps_proc *p);
 
 /* Line of the instruction at position pos: f_lasti for <= 3.10 (bytes up
  * to 3.9, code units on 3.10), the code-unit index for 3.11+. */

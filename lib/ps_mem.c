@@ -1,6 +1,7 @@
 #include "ps_mem.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 
@@ -12,6 +13,172 @@ void ps_mem_init(struct ps_mem *m, pid_t pid)
 	m->pid = pid;
 }
 
+/* ---- prefetching ---- */
+
+#define PF_MAX_SPANS 256          /* ranges read by one prefetch */
+#define PF_MAX_BYTES ((size_t)1 << 20)
+#define PF_MAX_WANT 4096          /* ranges remembered per snapshot */
+#define PF_SLACK 512              /* a range grows by this much, within its page */
+
+struct span {
+	uint64_t addr;
+	size_t len;
+	size_t off;               /* into data (prefetched spans) */
+};
+
+struct ps_mem_prefetch {
+	int active;
+	struct span *want;        /* read since begin: prefetched at the next */
+	size_t nwant, capwant;
+	struct span have[PF_MAX_SPANS]; /* prefetched now, sorted, disjoint */
+	size_t nhave;
+	uint8_t *data;
+	size_t datacap;
+};
+
+void ps_mem_release(struct ps_mem *m)
+{
+	if (m->pf) {
+		free(m->pf->want);
+		free(m->pf->data);
+		free(m->pf);
+		m->pf = NULL;
+	}
+}
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Sort and merge the wanted ranges into have (bounded); the bytes they need. */
+static size_t plan(struct ps_mem_prefetch *pf)
+{
+	size_t total = 0;
+	if (pf->nwant)
+		qsort(pf->want, pf->nwant, sizeof(*pf->want), by_addr);
+	pf->nhave = 0;
+	for (size_t i = 0; i < pf->nwant; i++) {
+		struct span w = pf->want[i];
+		struct span *last = pf->nhave ? &pf->have[pf->nhave - 1] : NULL;
+		if (last && w.addr <= last->addr + last->len) {
+			uint64_t end = w.addr + w.len;
+			if (end > last->addr + last->len) {
+				size_t grow = (size_t)(end - (last->addr + last->len));
+				if (total + grow > PF_MAX_BYTES)
+					break;
+				last->len += grow;
+				total += grow;
+			}
+			continue;
+		}
+		if (pf->nhave == PF_MAX_SPANS || total + w.len > PF_MAX_BYTES)
+			break;
+		w.off = total;
+		pf->have[pf->nhave++] = w;
+		total += w.len;
+	}
+	for (size_t i = 0; i < pf->nhave; i++) /* offsets after merging */
+		pf->have[i].off = i ? pf->have[i - 1].off + pf->have[i - 1].len : 0;
+	return total;
+}
+
+void ps_mem_prefetch_begin(struct ps_mem *m)
+{
+	if (!m->pf && !(m->pf = calloc(1, sizeof(*m->pf))))
+		return;
+	struct ps_mem_prefetch *pf = m->pf;
+	size_t total = plan(pf);
+	pf->nwant = 0;
+	pf->active = 1;
+	if (!pf->nhave)
+		return;
+	if (total > pf->datacap) {
+		uint8_t *d = realloc(pf->data, total);
+		if (!d) {
+			pf->nhave = 0;
+			return;
+		}
+		pf->data = d;
+		pf->datacap = total;
+	}
+	struct iovec local[PF_MAX_SPANS], remote[PF_MAX_SPANS];
+	for (size_t i = 0; i < pf->nhave; i++) {
+		local[i] = (struct iovec){ pf->data + pf->have[i].off, pf->have[i].len };
+		remote[i] = (struct iovec){ (void *)(uintptr_t)pf->have[i].addr, pf->have[i].len };
+	}
+	m->reads++;
+	ssize_t got = process_vm_readv(m->pid, local, pf->nhave, remote, pf->nhave, 0);
+	size_t keep = 0;
+	if (got > 0) {
+		m->bytes += (uint64_t)got;
+		while (keep < pf->nhave && pf->have[keep].off + pf->have[keep].len <= (size_t)got)
+			keep++;
+	}
+	pf->nhave = keep; /* the spans after a failed one were not read */
+}
+
+void ps_mem_prefetch_end(struct ps_mem *m)
+{
+	if (m->pf) {
+		m->pf->active = 0;
+		m->pf->nhave = 0;
+	}
+}
+
+/* The prefetched copy of [addr, addr+len), or NULL. */
+static const uint8_t *prefetched(const struct ps_mem_prefetch *pf, uint64_t addr, size_t len)
+{
+	size_t lo = 0, hi = pf->nhave;
+	while (lo < hi) { /* the last span starting at or before addr */
+		size_t mid = (lo + hi) / 2;
+		if (pf->have[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	const struct span *sp = &pf->have[lo - 1];
+	if (addr + len > sp->addr + sp->len)
+		return NULL;
+	return pf->data + sp->off + (addr - sp->addr);
+}
+
+/* Remember a range read, grown a little: never past the end of the page
+ * of its last byte (a page readable then is a page readable now). */
+static void remember(struct ps_mem_prefetch *pf, uint64_t addr, size_t len)
+{
+	if (pf->nwant == pf->capwant) {
+		size_t nc = pf->capwant ? pf->capwant * 2 : 64;
+		struct span *w = nc <= PF_MAX_WANT ? realloc(pf->want, nc * sizeof(*w)) : NULL;
+		if (!w)
+			return;
+		pf->want = w;
+		pf->capwant = nc;
+	}
+	uint64_t end = addr + len, page_end = ((end - 1) | 4095) + 1;
+	if (end + PF_SLACK < page_end)
+		page_end = end + PF_SLACK;
+	pf->want[pf->nwant++] = (struct span){ addr, (size_t)(page_end - addr), 0 };
+}
+
+/* Serve ranges from the prefetch if they are all there. */
+static int serve(struct ps_mem *m, const struct ps_mem_range *r, size_t n)
+{
+	const uint8_t *src[PS_MEM_MAX_RANGES];
+	for (size_t i = 0; i < n; i++)
+		if (!(src[i] = prefetched(m->pf, r[i].addr, r[i].len)))
+			return 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(r[i].buf, src[i], r[i].len);
+		remember(m->pf, r[i].addr, r[i].len);
+	}
+	m->served++;
+	return 1;
+}
+
 static int fail(struct ps_mem *m, int code)
 {
 	m->errors++;
@@ -20,12 +187,12 @@ static int fail(struct ps_mem *m, int code)
 
 int ps_mem_readv(struct ps_mem *m, const struct ps_mem_range *r, size_t n)
 {
-	struct iovec local[16], remote[16];
+	struct iovec local[PS_MEM_MAX_RANGES], remote[PS_MEM_MAX_RANGES];
 	size_t total = 0;
 
 	if (n == 0)
 		return PS_OK;
-	if (n > 16)
+	if (n > PS_MEM_MAX_RANGES)
 		return fail(m, PS_EUSAGE);
 	for (size_t i = 0; i < n; i++) {
 		if (r[i].len > PS_MEM_MAX_READ)
@@ -37,6 +204,9 @@ int ps_mem_readv(struct ps_mem *m, const struct ps_mem_range *r, size_t n)
 		remote[i] = (struct iovec){ (void *)(uintptr_t)r[i].addr, r[i].len };
 		total += r[i].len;
 	}
+	int pf = m->pf && m->pf->active;
+	if (pf && serve(m, r, n))
+		return PS_OK;
 	m->reads++;
 	ssize_t got = process_vm_readv(m->pid, local, n, remote, n, 0);
 	if (got < 0) {
@@ -46,6 +216,8 @@ int ps_mem_readv(struct ps_mem *m, const struct ps_mem_range *r, size_t n)
 	m->bytes += (uint64_t)got;
 	if ((size_t)got != total)
 		return fail(m, PS_EREAD);
+	for (size_t i = 0; pf && i < n; i++)
+		remember(m->pf, r[i].addr, r[i].len);
 	return PS_OK;
 }
 

@@ -14,14 +14,30 @@
  * copies more. */
 #define PS_MEM_MAX_READ ((size_t)64 << 20)
 
+struct ps_mem_prefetch;
+
 struct ps_mem {
 	pid_t pid;
 	uint64_t reads;   /* process_vm_readv calls */
 	uint64_t bytes;   /* bytes read */
 	uint64_t errors;  /* failed reads */
+	uint64_t served;  /* reads served from a prefetch (no call) */
+	struct ps_mem_prefetch *pf; /* see ps_mem_prefetch_begin */
 };
 
 void ps_mem_init(struct ps_mem *m, pid_t pid);
+/* Free what prefetching holds (ps_mem_init's state needs nothing else). */
+void ps_mem_release(struct ps_mem *m);
+
+/* Prefetching, for reads that repeat from one snapshot to the next. Between
+ * begin and end, every successful read is remembered (its range, rounded up
+ * a little within its page); the next begin reads all the ranges remembered
+ * last time with one call, and reads that fall inside them are then served
+ * from that copy. The data is as fresh as a read made at begin: use it only
+ * while what is read can be taken to be one instant (a snapshot). A
+ * prefetch that fails part-way only serves less; errors are not counted. */
+void ps_mem_prefetch_begin(struct ps_mem *m);
+void ps_mem_prefetch_end(struct ps_mem *m);
 
 /* Whether addr could be a user-space pointer at all (not NULL page, not
  * beyond the canonical user range). Cheap check before a syscall. */
@@ -37,7 +53,9 @@ int ps_mem_read(struct ps_mem *m, uint64_t addr, void *buf, size_t len);
 /* Read a pointer-sized (64-bit) value. */
 int ps_mem_read_ptr(struct ps_mem *m, uint64_t addr, uint64_t *out);
 
-/* Read several (addr, len) ranges with one syscall; all or nothing. */
+/* Read several (addr, len) ranges (at most PS_MEM_MAX_RANGES) with one
+ * syscall; all or nothing. */
+#define PS_MEM_MAX_RANGES 64
 struct ps_mem_range {
 	uint64_t addr;
 	void *buf;

@@ -624,6 +624,7 @@ void ps_proc_free(struct ps_proc *p)
 	ps_caches_free(p);
 	ps_native_free(p->native);
 	ps_maps_release(&p->maps);
+	ps_mem_release(&p->mem);
 	free(p->exe);
 	free(p->libpython);
 	free(p->cmdline);

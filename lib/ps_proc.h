@@ -59,6 +59,7 @@ struct ps_proc {
 	struct ps_code_cache *codes;
 	struct ps_type_cache *types;
 	struct ps_native *native; /* native unwinding, set up on first use */
+	uint64_t gil;           /* 3.12+: interp->ceval.gil as last read, or 0 */
 };
 
 /* Attach (read-only) to pid: maps, version, layout, interpreter. Fails with

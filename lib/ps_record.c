@@ -1,5 +1,6 @@
 #include "ps_record.h"
 
+#include "ps_code.h"
 #include "ps_db.h"
 #include "ps_tasks.h"
 
@@ -52,6 +53,26 @@ struct ps_stream_frame ps_record_frame(const struct ps_frame *f)
 					 .kind = PS_FRAME_PYTHON };
 }
 
+/* A frame's stream id. A Python frame's strings are interned once per code
+ * object (its entry remembers their ids for this writer). */
+static int frame_id(struct ps_record *r, const struct ps_frame *f, uint32_t *id)
+{
+	struct ps_code *c = f->code;
+	struct ps_stream_frame sf = ps_record_frame(f);
+	if (!c || !c->name)
+		return ps_sw_frame(r->w, &sf, id, &r->err);
+	if (c->ids_for != r->w) {
+		int rc;
+		if ((rc = ps_sw_string(r->w, sf.function, &c->ids[0], &r->err)) ||
+		    (rc = ps_sw_string(r->w, sf.qualname, &c->ids[1], &r->err)) ||
+		    (rc = ps_sw_string(r->w, sf.file, &c->ids[2], &r->err)))
+			return rc;
+		c->ids_for = r->w;
+	}
+	return ps_sw_frame_ids(r->w, sf.kind, c->ids[0], c->ids[1], c->ids[2], sf.line, id,
+			       &r->err);
+}
+
 /* A thread's stack as a stream stack id: frames interned root first. A
  * stack we could not read to its root (an error, or deeper than we walk)
  * hangs under a "<truncated>" marker, so that it never passes for a
@@ -72,9 +93,8 @@ static int stack_id(struct ps_record *r, const struct ps_thread *t, uint32_t *id
 			n = PS_STREAM_MAX_DEPTH - 1; /* keep the innermost */
 	}
 	for (size_t i = n; i-- > 0;) {
-		struct ps_stream_frame sf = ps_record_frame(&t->frames[i]);
 		uint32_t fid;
-		int rc = ps_sw_frame(r->w, &sf, &fid, &r->err);
+		int rc = frame_id(r, &t->frames[i], &fid);
 		if (rc == PS_OK)
 			rc = ps_sw_stack(r->w, parent, fid, &parent, &r->err);
 		if (rc)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -193,6 +194,7 @@ struct names {
 	thread_name *name;
 	size_t n, cap;
 	uint64_t refreshed;
+	int any;                /* the last look-up named some thread */
 };
 
 static void names_release(struct names *nm)
@@ -231,7 +233,9 @@ static int names_due(const struct names *nm, const struct ps_snapshot *s, uint64
 	uint64_t age = now - nm->refreshed;
 	for (size_t i = 0; i < s->n; i++) {
 		const char *n = names_get(nm, &s->threads[i], i);
-		if (!n || (!n[0] && age >= NS / 10))
+		/* nothing named at all: threading is not imported (a
+		 * look-up walks sys.modules: not ten times a second) */
+		if (!n || (!n[0] && age >= (nm->any ? NS / 10 : NS)))
 			return 1;
 	}
 	return age >= NAMES_REFRESH_NS;
@@ -253,6 +257,9 @@ static void names_store(struct names *nm, const struct ps_snapshot *s, uint64_t 
 			nm->cap = want;
 	}
 	nm->n = 0;
+	nm->any = 0;
+	for (size_t i = 0; i < s->n; i++)
+		nm->any |= s->threads[i].name[0] != '\0';
 	for (size_t i = 0; i < s->n && nm->n < nm->cap; i++) {
 		nm->id[nm->n] = names_key(&s->threads[i]);
 		memcpy(nm->name[nm->n++], s->threads[i].name, sizeof(s->threads[i].name));
@@ -269,19 +276,64 @@ static void names_fill(const struct names *nm, struct ps_snapshot *s)
 	}
 }
 
+unsigned ps_pause_bucket(uint64_t ns)
+{
+	if (ns < 8)
+		return 0;
+	unsigned msb = 63u - (unsigned)__builtin_clzll(ns);
+	unsigned b = (msb - 2) * 8 + (unsigned)((ns >> (msb - 3)) & 7);
+	return b < PS_PAUSE_BUCKETS ? b : PS_PAUSE_BUCKETS - 1;
+}
+
+uint64_t ps_pause_bucket_ns(unsigned bucket)
+{
+	if (bucket < 8)
+		return bucket;
+	unsigned msb = bucket / 8 + 2, frac = bucket % 8;
+	uint64_t low = (uint64_t)(8 + frac) << (msb - 3);
+	return low + ((uint64_t)1 << (msb - 3)) / 2;
+}
+
+uint64_t ps_pause_median_ns(const struct ps_sampler_stats *st)
+{
+	uint64_t seen = 0;
+	for (unsigned b = 0; st->paused && b < PS_PAUSE_BUCKETS; b++) {
+		seen += st->pause_hist[b];
+		if (seen * 2 >= st->paused)
+			return ps_pause_bucket_ns(b);
+	}
+	return 0;
+}
+
+static void count_pause(struct ps_sampler_stats *st, uint64_t ns)
+{
+	st->paused++;
+	st->pause_hist[ps_pause_bucket(ns)]++;
+	if (ns > st->pause_max_ns)
+		st->pause_max_ns = ns;
+}
+
 /* One snapshot: states first (a paused thread looks stopped), then pause,
  * read, resume. Nothing returns between pause and resume. */
 static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct ps_snapshot *s,
-		    struct names *nm, uint64_t now, struct ps_errmsg *e)
+		    struct names *nm, struct ps_task_watch *tw, struct ps_pause *pz,
+		    uint64_t now, struct ps_sampler_stats *st, struct ps_errmsg *e)
 {
-	struct ps_tasks tasks = { 0 };
-	struct ps_pause pz = { 0 };
-	int rc = ps_tasks_read(p->pid, &tasks);
-	if (rc == PS_OK && !o->nonblocking)
-		rc = ps_pause(p->pid, &pz, 500, e);
+	uint64_t listings = tw->listings, paused_at = 0;
+	int rc = ps_task_watch_update(tw, now);
+	st->listings += tw->listings - listings;
+	if (rc == PS_OK && !o->nonblocking) {
+		paused_at = ps_now_ns();
+		rc = ps_pause(p->pid, pz, 500, e);
+	}
 	if (rc == PS_OK) {
-		rc = ps_snapshot_take(p, s, o->native ? PS_SNAP_NATIVE : 0, &tasks, e);
+		rc = ps_snapshot_take(p, s, o->native ? PS_SNAP_NATIVE : 0, &tw->list, e);
 		if (rc == PS_OK) {
+			/* a thread the list does not have yet: its state is
+			 * guessed this time, read from the next sample on */
+			for (size_t i = 0; i < s->n; i++)
+				if (s->threads[i].tid > 0)
+					ps_task_watch_knows(tw, s->threads[i].tid);
 			if (names_due(nm, s, now)) {
 				ps_snapshot_names(p, s);
 				names_store(nm, s, now);
@@ -289,9 +341,10 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 				names_fill(nm, s);
 			}
 		}
-		ps_resume(&pz);
+		ps_resume(pz);
+		if (paused_at)
+			count_pause(st, ps_now_ns() - paused_at);
 	}
-	ps_tasks_release(&tasks);
 	return rc;
 }
 
@@ -322,6 +375,10 @@ static void wait_deadline(uint64_t *next, uint64_t period, struct ps_sampler_sta
 			sink->event(sink->ctx, p, now, PS_EVENT_LATE, missed, (int64_t)(now - *next));
 		*next += missed * period;
 	}
+	/* a deadline already passed is sampled at once: a sleep, however
+	 * short, costs a syscall and the timer slack on top */
+	if (ps_now_ns() >= *next)
+		return;
 	struct timespec ts = { (time_t)(*next / NS), (long)(*next % NS) };
 	while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
@@ -348,6 +405,8 @@ struct member {
 	uint64_t next_try;
 	int ignored;            /* not python: looked at again only if it execs */
 	struct names nm;
+	struct ps_task_watch tw;   /* its threads' states, kept open */
+	struct ps_pause pz;        /* kept: it knows whether we are the parent */
 	uint64_t pending_errors;   /* counted, not yet reported to the sink */
 	uint64_t held_errors;      /* not counted yet: see hold_errors */
 	uint64_t held_since;
@@ -370,7 +429,8 @@ static int set_add(struct procset *ps, pid_t pid, const struct ps_pstat *id, uin
 		ps->m = nm;
 		ps->cap = nc;
 	}
-	ps->m[ps->n++] = (struct member){ .pid = pid, .id = *id, .since = now, .next_try = now };
+	ps->m[ps->n] = (struct member){ .pid = pid, .id = *id, .since = now, .next_try = now };
+	ps_task_watch_init(&ps->m[ps->n++].tw, pid);
 	return PS_OK;
 }
 
@@ -385,6 +445,7 @@ static void set_drop(struct procset *ps, size_t i, struct ps_sample_sink *sink, 
 	}
 	ps_proc_free(m->p);
 	names_release(&m->nm);
+	ps_task_watch_release(&m->tw);
 	ps->m[i] = ps->m[--ps->n];
 }
 
@@ -415,6 +476,8 @@ static void member_reset(struct member *m, uint64_t now)
 	ps_proc_free(m->p);
 	m->p = NULL;
 	names_release(&m->nm);
+	ps_task_watch_release(&m->tw);
+	ps_task_watch_init(&m->tw, m->pid);
 	ps_pstat_read(m->pid, &m->id);
 	m->since = m->next_try = now;
 	m->ignored = 0;
@@ -496,8 +559,10 @@ static void set_release(struct procset *ps, struct ps_sample_sink *sink)
 	uint64_t now = ps_now_ns();
 	while (ps->n > 1)
 		set_drop(ps, ps->n - 1, sink, now);
-	if (ps->n)
+	if (ps->n) {
 		names_release(&ps->m[0].nm);
+		ps_task_watch_release(&ps->m[0].tw);
+	}
 	free(ps->m);
 	memset(ps, 0, sizeof(*ps));
 }
@@ -512,7 +577,34 @@ struct loop {
 	int child;
 	int rc;                 /* the first sink error */
 	uint64_t last_errors;   /* when pending errors were last reported */
+	int statfd;             /* the target's /proc/PID/stat, or -1 */
+	uint64_t gone_checked;  /* when root_gone was last asked by tick */
 };
+
+/* Whether the target is gone: for a target we did not launch, one pread of
+ * its stat file, kept open (no open, kill and close every tick). The open
+ * file is bound to the process, not the number: once it is reaped the read
+ * fails, even if the pid is reused. */
+static int root_gone(struct loop *l)
+{
+	pid_t pid = l->set.m[0].pid;
+	if (l->child)
+		return target_gone(pid, 1, l->st);
+	if (l->statfd < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		l->statfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (l->statfd < 0)
+			return target_gone(pid, 0, l->st);
+	}
+	char buf[512];
+	ssize_t n = pread(l->statfd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	char state = ps_stat_state(buf);
+	return state == 'Z' || state == 'X' || state == '?';
+}
 
 /* The target is gone: say so, once. */
 static void root_exited(struct loop *l, uint64_t now)
@@ -530,7 +622,7 @@ static int vanished(struct loop *l, size_t i, uint64_t now)
 {
 	struct member *m = &l->set.m[i];
 	if (i == 0) {
-		if (!target_gone(m->pid, l->child, l->st))
+		if (!root_gone(l))
 			return dying(m->pid); /* its exit comes next tick */
 		root_exited(l, now);
 		return 1;
@@ -575,8 +667,13 @@ static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 	struct member *m = &l->set.m[i];
 	struct ps_snapshot s;
 	struct ps_errmsg e = { 0 };
-	if (snapshot(m->p, l->o, &s, &m->nm, now, &e) == PS_OK) {
+	uint64_t reads = m->p->mem.reads, bytes = m->p->mem.bytes;
+	int rc = snapshot(m->p, l->o, &s, &m->nm, &m->tw, &m->pz, now, l->st, &e);
+	l->st->reads += m->p->mem.reads - reads;
+	l->st->bytes += m->p->mem.bytes - bytes;
+	if (rc == PS_OK) {
 		l->st->samples++;
+		l->st->thread_samples += s.n;
 		if (s.errors)
 			count_errors(l, i, s.errors, now);
 		/* stamped with the tick's deadline, not the instant the read
@@ -610,8 +707,13 @@ static void report_errors(struct loop *l, uint64_t now, int force)
 static int tick(struct loop *l, uint64_t now, uint64_t t)
 {
 	struct procset *ps = &l->set;
-	if (ps->root_alive && target_gone(ps->m[0].pid, l->child, l->st))
-		root_exited(l, now);
+	/* at most every 10 ms: a target that exits makes its next snapshot
+	 * fail, and a failed snapshot asks at once (vanished) */
+	if (ps->root_alive && now - l->gone_checked >= NS / 100) {
+		l->gone_checked = now;
+		if (root_gone(l))
+			root_exited(l, now);
+	}
 	if (l->o->subprocesses) {
 		if (now - ps->last_poll >= POLL_NS)
 			set_poll(ps, l->sink, now);
@@ -641,7 +743,7 @@ static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int c
 	uint64_t period = (uint64_t)(NS / o->rate_hz), t0 = ps_now_ns(), next = t0;
 	uint64_t end = o->duration_s > 0 ? t0 + (uint64_t)(o->duration_s * NS) : 0;
 	uint64_t last_status = t0;
-	struct loop l = { .o = o, .sink = sink, .st = st, .child = child };
+	struct loop l = { .o = o, .sink = sink, .st = st, .child = child, .statfd = -1 };
 	struct ps_pstat id = { 0 };
 	ps_pstat_read(p->pid, &id);
 	l.rc = set_add(&l.set, p->pid, &id, t0);
@@ -667,6 +769,8 @@ static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int c
 	}
 	report_errors(&l, ps_now_ns(), 1);
 	set_release(&l.set, sink);
+	if (l.statfd >= 0)
+		close(l.statfd);
 	st->elapsed_ns = ps_now_ns() - t0;
 	st->stopped_by = stop_signal;
 	if (o->status)
@@ -687,6 +791,10 @@ int ps_sampler_run(const struct ps_sampler_opts *o, pid_t pid, int child,
 	if (o->native && o->nonblocking)
 		return ps_error(e, PS_EUSAGE, "native stacks need the target paused: not with nonblocking");
 	install_handlers(old);
+	/* the default 50 us timer slack would round every sleep up: at 10 kHz
+	 * and beyond that is half the period */
+	int slack = prctl(PR_GET_TIMERSLACK, 0UL, 0UL, 0UL, 0UL);
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	int rc = open_target(o, pid, child, &p, st, e);
 	if (rc == PS_OK) {
 		rc = sample_loop(o, p, child, sink, st);
@@ -697,5 +805,7 @@ int ps_sampler_run(const struct ps_sampler_opts *o, pid_t pid, int child,
 	if (stop_signal)
 		st->stopped_by = stop_signal;
 	restore_handlers(old);
+	if (slack > 0)
+		prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0UL, 0UL, 0UL);
 	return rc;
 }

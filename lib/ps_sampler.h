@@ -43,6 +43,8 @@ struct ps_sample_sink {
 		     uint64_t count, int64_t value);
 };
 
+#define PS_PAUSE_BUCKETS 256
+
 struct ps_sampler_stats {
 	uint64_t ticks;         /* deadlines reached */
 	uint64_t samples;       /* snapshots taken */
@@ -55,7 +57,23 @@ struct ps_sampler_stats {
 	int target_exited;      /* the target went away */
 	int child_status;       /* launch mode: waitpid status, -1 if unknown */
 	unsigned processes;     /* python processes sampled, the target included */
+	/* the cost of sampling (pyspy-sample --stats) */
+	uint64_t thread_samples; /* threads in the snapshots taken */
+	uint64_t reads;         /* process_vm_readv calls made for them */
+	uint64_t bytes;         /* bytes those calls read */
+	uint64_t listings;      /* times a thread list was read (/proc/PID/task) */
+	uint64_t paused;        /* pauses (not nonblocking) ... */
+	uint64_t pause_max_ns;  /* ... the longest ... */
+	uint64_t pause_hist[PS_PAUSE_BUCKETS]; /* ... and their durations: see ps_pause_bucket */
 };
+
+/* Pause durations are counted in buckets 1/8 of a power of two wide (12 %
+ * precision) from 8 ns to 8 s: a median without keeping every
+ * pause. */
+unsigned ps_pause_bucket(uint64_t ns);
+uint64_t ps_pause_bucket_ns(unsigned bucket); /* the middle of one */
+/* The median pause, from the buckets; 0 when there was none. */
+uint64_t ps_pause_median_ns(const struct ps_sampler_stats *st);
 
 /* Start argv as a child (exec failure reported as an error, not a child that
  * exits 127). */

@@ -277,8 +277,10 @@ static uint64_t gil_holder(struct ps_proc *p)
 	uint64_t gil, holder = 0;
 	int32_t locked = 0;
 	if (l->interp_gil >= 0) {
-		if (ps_mem_read_ptr(&p->mem, p->interp + (uint64_t)l->interp_gil, &gil) ||
-		    ps_mem_read(&p->mem, gil + (uint64_t)l->gil_locked, &locked, 4) || !locked ||
+		if (ps_mem_read_ptr(&p->mem, p->interp + (uint64_t)l->interp_gil, &gil))
+			return 0;
+		p->gil = gil;
+		if (ps_mem_read(&p->mem, gil + (uint64_t)l->gil_locked, &locked, 4) || !locked ||
 		    ps_mem_read_ptr(&p->mem, gil + (uint64_t)l->gil_last_holder, &holder))
 			return 0;
 		return holder;
@@ -476,25 +478,48 @@ void ps_snapshot_names(struct ps_proc *p, struct ps_snapshot *s)
 	}
 }
 
-int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
-		     const struct ps_tasks *tasks, struct ps_errmsg *e)
+/* 3.12+: the first thread state and the GIL's holder in one read. The GIL
+ * is allocated once, when the interpreter starts, so its address is read
+ * once (and again every 1024 snapshots, in case). 0 when it can not be
+ * done this way: the caller reads them one by one. */
+static int head_and_holder(struct ps_proc *p, uint64_t *ts, uint64_t *holder)
+{
+	const struct ps_layout *l = &p->lay;
+	int lo = l->gil_locked < l->gil_last_holder ? l->gil_locked : l->gil_last_holder;
+	int hi = l->gil_locked < l->gil_last_holder ? l->gil_last_holder + 8 : l->gil_locked + 4;
+	uint8_t g[64];
+	if (l->interp_gil < 0 || !p->gil || (p->epoch & 1023) == 0 || lo < 0 ||
+	    hi - lo > (int)sizeof(g))
+		return 0;
+	struct ps_mem_range r[2] = {
+		{ p->interp + (uint64_t)l->interp_tstate_head, ts, 8 },
+		{ p->gil + (uint64_t)lo, g, (size_t)(hi - lo) },
+	};
+	if (ps_mem_readv(&p->mem, r, 2) != PS_OK)
+		return 0;
+	int32_t locked;
+	memcpy(&locked, g + (l->gil_locked - lo), 4);
+	*holder = locked ? u64_at(g, l->gil_last_holder - lo) : 0;
+	return 1;
+}
+
+/* Every thread's Python stack, in a new code-cache epoch. */
+static int walk_threads(struct ps_proc *p, struct ps_snapshot *s, struct ps_errmsg *e)
 {
 	uint64_t ts, holder;
-	struct ps_tasks own = { 0 };
 	memset(s, 0, sizeof(*s));
 	ps_code_cache_begin(p);
-	if (!tasks) {
-		ps_tasks_read(p->pid, &own);
-		tasks = &own;
+	if (!head_and_holder(p, &ts, &holder)) {
+		int rc = ps_mem_read_ptr(&p->mem, p->interp + (uint64_t)p->lay.interp_tstate_head,
+					 &ts);
+		if (rc) {
+			if (rc == PS_EGONE)
+				return ps_error(e, rc, "process %d exited", (int)p->pid);
+			return ps_error(e, rc, "cannot read the thread list of process %d",
+					(int)p->pid);
+		}
+		holder = gil_holder(p);
 	}
-	int rc = ps_mem_read_ptr(&p->mem, p->interp + (uint64_t)p->lay.interp_tstate_head, &ts);
-	if (rc) {
-		ps_tasks_release(&own);
-		if (rc == PS_EGONE)
-			return ps_error(e, rc, "process %d exited", (int)p->pid);
-		return ps_error(e, rc, "cannot read the thread list of process %d", (int)p->pid);
-	}
-	holder = gil_holder(p);
 	for (size_t i = 0; ts && i < PS_MAX_THREADS; i++) {
 		uint64_t next = 0;
 		if (read_thread(p, s, ts, &next)) {
@@ -505,7 +530,36 @@ int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
 			s->threads[s->n - 1].flags |= PS_THREAD_GIL;
 		ts = next;
 	}
-	fill_tids(p, s, tasks);
+	return PS_OK;
+}
+
+int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
+		     const struct ps_tasks *tasks, struct ps_errmsg *e)
+{
+	struct ps_tasks own = { 0 };
+	if (!tasks) {
+		ps_tasks_read(p->pid, &own);
+		tasks = &own;
+	}
+	/* code objects met again are validated together at the end (one read
+	 * for all); if one turns out stale (freed, its address reused), the
+	 * walk is done again reading each as it is met, as if never cached */
+	ps_mem_prefetch_begin(&p->mem); /* what the last snapshot read, in one call */
+	ps_code_defer(p, 1);
+	int rc = walk_threads(p, s, e);
+	if (rc == PS_OK && ps_code_validate(p)) {
+		ps_snapshot_release(s);
+		ps_code_defer(p, 0);
+		rc = walk_threads(p, s, e);
+	}
+	ps_code_defer(p, 0);
+	if (rc == PS_OK)
+		fill_tids(p, s, tasks);
+	ps_mem_prefetch_end(&p->mem);
+	if (rc) {
+		ps_tasks_release(&own);
+		return rc;
+	}
 	fill_idle(s, tasks);
 	if (flags & PS_SNAP_NATIVE)
 		add_native(p, s);

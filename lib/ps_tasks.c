@@ -77,7 +77,8 @@ static int push(struct ps_tasks *t, pid_t tid, char state)
 	return PS_OK;
 }
 
-int ps_tasks_read(pid_t pid, struct ps_tasks *t)
+/* List the threads of pid; states too (one file each) if with_states. */
+static int list_tasks(pid_t pid, struct ps_tasks *t, int with_states)
 {
 	char path[64];
 	t->n = 0;
@@ -90,10 +91,15 @@ int ps_tasks_read(pid_t pid, struct ps_tasks *t)
 	while (rc == PS_OK && (de = readdir(d)) != NULL) {
 		int tid = atoi(de->d_name);
 		if (tid > 0)
-			rc = push(t, tid, ps_task_state(pid, tid));
+			rc = push(t, tid, with_states ? ps_task_state(pid, tid) : '?');
 	}
 	closedir(d);
 	return rc;
+}
+
+int ps_tasks_read(pid_t pid, struct ps_tasks *t)
+{
+	return list_tasks(pid, t, 1);
 }
 
 void ps_tasks_release(struct ps_tasks *t)
@@ -109,6 +115,90 @@ char ps_tasks_state(const struct ps_tasks *t, pid_t tid)
 		if (t->tid[i] == tid)
 			return t->state[i];
 	return '?';
+}
+
+/* ---- watching ---- */
+
+void ps_task_watch_init(struct ps_task_watch *w, pid_t pid)
+{
+	memset(w, 0, sizeof(*w));
+	w->pid = pid;
+	w->stale = 1;
+}
+
+static void watch_close(struct ps_task_watch *w)
+{
+	for (size_t i = 0; i < w->nfd; i++)
+		if (w->fd[i] >= 0)
+			close(w->fd[i]);
+	w->nfd = 0;
+}
+
+void ps_task_watch_release(struct ps_task_watch *w)
+{
+	watch_close(w);
+	free(w->fd);
+	ps_tasks_release(&w->list);
+	memset(w, 0, sizeof(*w));
+}
+
+/* A thread's state from its open stat file; '?' if it is gone. */
+static char watch_state(int fd)
+{
+	char buf[512];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return '?';
+	buf[n] = '\0';
+	return ps_stat_state(buf);
+}
+
+/* List the threads again, opening the stat files of the first ones. */
+static int watch_list(struct ps_task_watch *w, uint64_t now_ns)
+{
+	watch_close(w);
+	int rc = ps_tasks_read(w->pid, &w->list);
+	if (rc)
+		return rc;
+	size_t want = w->list.n < PS_WATCH_FDS ? w->list.n : PS_WATCH_FDS;
+	int *fd = realloc(w->fd, (want ? want : 1) * sizeof(*fd));
+	if (!fd)
+		return PS_ENOMEM;
+	w->fd = fd;
+	for (size_t i = 0; i < want; i++) {
+		char path[96];
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)w->pid,
+			 (int)w->list.tid[i]);
+		fd[i] = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	w->nfd = want;
+	w->stale = 0;
+	w->listed_ns = now_ns;
+	w->listings++;
+	return PS_OK;
+}
+
+int ps_task_watch_update(struct ps_task_watch *w, uint64_t now_ns)
+{
+	if (w->stale || now_ns - w->listed_ns >= 1000000000ull)
+		return watch_list(w, now_ns);
+	for (size_t i = 0; i < w->list.n; i++) {
+		char st = i < w->nfd && w->fd[i] >= 0 ? watch_state(w->fd[i])
+						      : ps_task_state(w->pid, w->list.tid[i]);
+		w->list.state[i] = st;
+		if (st == '?')
+			w->stale = 1; /* gone: not listed from the next update */
+	}
+	return PS_OK;
+}
+
+int ps_task_watch_knows(struct ps_task_watch *w, pid_t tid)
+{
+	for (size_t i = 0; i < w->list.n; i++)
+		if (w->list.tid[i] == tid)
+			return 1;
+	w->stale = 1;
+	return 0;
 }
 
 /* ---- pausing ---- */
@@ -242,7 +332,7 @@ static int seize_round(struct ps_pause *pz, long deadline, size_t *added,
 		       struct ps_errmsg *e)
 {
 	struct ps_tasks t = { 0 };
-	int rc = ps_tasks_read(pz->pid, &t);
+	int rc = list_tasks(pz->pid, &t, 0); /* pausing needs no states */
 	*added = 0;
 	if (rc) {
 		ps_tasks_release(&t);
@@ -274,9 +364,14 @@ static int seize_round(struct ps_pause *pz, long deadline, size_t *added,
 int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e)
 {
 	sigset_t block;
+	/* whose child it is does not change while we sample it (we are not
+	 * a subreaper): looked up once for a ps_pause reused for one pid */
+	if (!pz->parent_known || pz->pid != pid) {
+		pz->our_child = ps_parent_of(pid) == getpid();
+		pz->parent_known = 1;
+	}
 	pz->pid = pid;
 	pz->n = 0;
-	pz->our_child = ps_parent_of(pid) == getpid();
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "ps_error.h"
@@ -18,6 +19,33 @@ struct ps_tasks {
 /* List the threads of pid with their states. PS_ENOPROC if it is gone. */
 int ps_tasks_read(pid_t pid, struct ps_tasks *t);
 void ps_tasks_release(struct ps_tasks *t);
+
+/* The threads of a process watched from one sample to the next: each
+ * thread's stat file stays open and is read again with one pread, instead
+ * of listing /proc/PID/task and opening every file each time. The list is
+ * read afresh when marked stale (a thread we do not know appeared), when a
+ * read fails (a thread left), and once a second. Only the first
+ * PS_WATCH_FDS threads keep a file open (the open-file limit is shared
+ * with the rest of the program); the others are opened each time. */
+#define PS_WATCH_FDS 256
+
+struct ps_task_watch {
+	pid_t pid;
+	struct ps_tasks list;  /* tids and the states last read */
+	int *fd;               /* per list entry: open stat file, or -1 */
+	size_t nfd;            /* entries of fd in use */
+	int stale;             /* list again at the next update */
+	uint64_t listed_ns;    /* when the list was last read */
+	uint64_t listings;     /* how many times it was read (for --stats) */
+};
+
+void ps_task_watch_init(struct ps_task_watch *w, pid_t pid);
+/* Read every watched thread's state now (now_ns: monotonic). PS_ENOPROC if
+ * the process is gone. */
+int ps_task_watch_update(struct ps_task_watch *w, uint64_t now_ns);
+/* Whether tid is in the list (else mark the list stale and return 0). */
+int ps_task_watch_knows(struct ps_task_watch *w, pid_t tid);
+void ps_task_watch_release(struct ps_task_watch *w);
 
 /* State of one thread in a list read earlier; '?' if not listed. */
 char ps_tasks_state(const struct ps_tasks *t, pid_t tid);
@@ -42,6 +70,8 @@ struct ps_pause {
 	sigset_t saved_mask;
 	int active;
 	int our_child;  /* the process is our child: its exit is ours to collect */
+	int parent_known; /* our_child is set for pid (a ps_pause kept between
+			     pauses of one process skips the look-up) */
 };
 
 /* Stop every thread of pid (PTRACE_SEIZE + PTRACE_INTERRUPT), including

@@ -25,6 +25,7 @@ struct opts {
 	double rate, duration;
 	int nonblocking, gil, idle, no_idle, quiet, force_scan, subprocesses, native;
 	int sqlite;             /* write an indexed capture (pyspy-capture(5)) */
+	int stats;              /* print what sampling cost */
 };
 
 static void usage(FILE *f)
@@ -48,6 +49,8 @@ static void usage(FILE *f)
 		"      --no-idle         leave idle threads out of the recording\n"
 		"  -s, --subprocesses    sample the python processes the target starts, too\n"
 		"  -q, --quiet           no status line, no summary\n"
+		"      --stats           print what sampling cost: remote reads and bytes per\n"
+		"                        thread-sample, thread listings, time paused\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n"
 		"Stops on Ctrl-C, SIGTERM, --duration or the target's exit, always with a\n"
@@ -69,7 +72,7 @@ static int is_db_name(const char *path)
 
 static void parse(int argc, char **argv, struct opts *o)
 {
-	enum { NONBLOCKING = 256, GIL, IDLE, NO_IDLE, FORCE_SCAN, FORMAT, NATIVE };
+	enum { NONBLOCKING = 256, GIL, IDLE, NO_IDLE, FORCE_SCAN, FORMAT, NATIVE, STATS };
 	const char *format = NULL;
 	static const struct option longs[] = {
 		{ "pid", required_argument, 0, 'p' },      { "output", required_argument, 0, 'o' },
@@ -80,6 +83,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		{ "format", required_argument, 0, FORMAT },
 		{ "subprocesses", no_argument, 0, 's' },
 		{ "native", no_argument, 0, NATIVE },
+		{ "stats", no_argument, 0, STATS },
 		{ "help", no_argument, 0, 'h' },           { "version", no_argument, 0, 'V' },
 		{ 0, 0, 0, 0 },
 	};
@@ -100,6 +104,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		case FORMAT: format = optarg; break;
 		case 's': o->subprocesses = 1; break;
 		case NATIVE: o->native = 1; break;
+		case STATS: o->stats = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);
 		case 'V': ps_cli_version();
@@ -157,6 +162,23 @@ static void summary(const struct ps_sampler_stats *st, const struct ps_record *r
 	fputc('\n', stderr);
 }
 
+/* What sampling cost, per thread-sample (one thread in one snapshot: the
+ * unit that compares across workloads) and per sample. */
+static void cost(const struct ps_sampler_stats *st)
+{
+	double ts = st->thread_samples ? (double)st->thread_samples : 1;
+	double ss = st->samples ? (double)st->samples : 1;
+	fprintf(stderr, "%s: stats: %.2f reads, %.0f bytes per thread-sample (%llu thread-samples); "
+		"%.2f reads per sample; %.4f thread listings per sample", ps_cli_name(),
+		(double)st->reads / ts, (double)st->bytes / ts,
+		(unsigned long long)st->thread_samples, (double)st->reads / ss,
+		(double)st->listings / ss);
+	if (st->paused)
+		fprintf(stderr, "; paused per sample: median %.1f us, max %.1f us",
+			(double)ps_pause_median_ns(st) / 1e3, (double)st->pause_max_ns / 1e3);
+	fputc('\n', stderr);
+}
+
 static int run(const struct opts *o, int fd)
 {
 	struct ps_errmsg e = { 0 }, fe = { 0 };
@@ -199,6 +221,8 @@ static int run(const struct opts *o, int fd)
 	}
 	if (!o->quiet)
 		summary(&st, &rec);
+	if (o->stats)
+		cost(&st);
 	return o->cmd ? ps_launch_exit_code(&st, pid) : PS_EXIT_OK;
 }
 

@@ -32,6 +32,11 @@ against a running target_hot.py:
 
   pid      --pid PID -d 1.5: exit 0, >= 60 samples, hot() dominant
   nonblock the same with --nonblocking
+  stats    --stats, blocking and --nonblocking: one cost line after the
+           summary (the form bench/compare.py parses), at most 3 remote
+           reads per thread-sample in steady state (6 up to 3.10), a
+           paused median no larger than the maximum (blocking), nothing
+           paused (nonblocking)
   pipe     sh -c 'pyspy-sample -d 1 --pid PID | pyspy-fold': both exit 0,
            a fold with hot(); and `pyspy-fold --pid PID --duration 1` (live)
   sigint   SIGINT to a sampler without -d: exit 0 within 2 s, a complete
@@ -92,7 +97,7 @@ PID_SUBSET = ['2.7', '3.9', '3.12', '3.13', 'debian-3.11']
 LAUNCH_CASES = ('launch', 'lines', 'nolines', 'svg', 'speedscope')
 THREAD_CASES = ('threads', 'idle', 'gil', 'tid', 'from-to')
 LAUNCH_COLS = list(LAUNCH_CASES + THREAD_CASES)
-PID_COLS = ['pid', 'nonblock', 'pipe', 'live', 'sigint', 'sigterm', 'sigkill',
+PID_COLS = ['pid', 'nonblock', 'stats', 'pipe', 'live', 'sigint', 'sigterm', 'sigkill',
             'exit']
 
 READY_TIMEOUT = 20.0
@@ -788,6 +793,47 @@ def case_duration(p, ht, name, col, extra):
         p += t.health(0.1)
 
 
+STATS_RE = re.compile(r'stats: ([\d.]+) reads, ([\d.]+) bytes per thread-sample '
+                      r'\((\d+) thread-samples\); ([\d.]+) reads per sample; '
+                      r'([\d.]+) thread listings per sample'
+                      r'(?:; paused per sample: median ([\d.]+) us, max ([\d.]+) us)?$')
+
+
+def case_stats(p, ht, name):
+    """--stats: what sampling cost, blocking and not."""
+    t = ht.get()
+    for extra in ([], ['--nonblocking']):
+        what = ' '.join(['--stats'] + extra)
+        r = run_tool(SAMPLE, ['--pid', str(t.pid), '-d', '1', '-r', '200', '--stats',
+                              '-o', tmp('%s-stats.pss' % name)] + extra, timeout=15)
+        p += sampler_failed(r)
+        if p:
+            return
+        lines = [x for x in r.err.splitlines() if 'stats:' in x]
+        m = STATS_RE.search(lines[-1]) if len(lines) == 1 else None
+        if not m:
+            p.append('%s: no single cost line: %s' % (what, short(r.err)))
+            continue
+        reads, nbytes, ts, _, _, med, mx = m.groups()
+        # the form bench/compare.py looks for
+        if not re.search(r'([\d.]+) reads.*?([\d.]+) bytes.*?per thread-sample', lines[0]):
+            p.append('%s: bench/compare.py would not parse: %s' % (what, lines[0]))
+        if int(ts) < 20:
+            p.append('%s: only %s thread-samples in 1 s at 200 Hz' % (what, ts))
+        # 3.11+ reads a data-stack chunk whole; up to 3.10 a frame the last
+        # sample did not read (hot and cold alternate) costs a read of its own
+        ver = re.search(r'(\d+)\.(\d+)', name)
+        limit = 3 if ver and (int(ver.group(1)), int(ver.group(2))) >= (3, 11) else 6
+        if float(reads) > limit:
+            p.append('%s: %s remote reads per thread-sample, expected <= %d'
+                     % (what, reads, limit))
+        if extra and med is not None:
+            p.append('%s: says the target was paused' % what)
+        if not extra and (med is None or float(med) > float(mx) * 1.13):
+            p.append('%s: paused median %s us, max %s us' % (what, med, mx))
+    p += t.health(0.1)
+
+
 def case_pipe(p, ht, name):
     """pyspy-sample piped into pyspy-fold, and live folding (its problems
     start with "live")."""
@@ -878,6 +924,7 @@ def test_pid(name, python):
     try:
         for col, extra in (('pid', []), ('nonblock', ['--nonblocking'])):
             res[col] = ht.case(case_duration, name, col, extra)
+        res['stats'] = ht.case(case_stats, name)
         p = ht.case(case_pipe, name)
         res['pipe'] = [x for x in p if not x.startswith('live')]
         res['live'] = [x for x in p if x.startswith('live') or x.startswith('target')]

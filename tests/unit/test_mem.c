@@ -305,29 +305,107 @@ static void test_readv_one_bad_range_fails_all(void **state)
 	munmap(p, PAGE);
 }
 
-static void test_readv_sixteen_ranges_ok_seventeen_usage(void **state)
+static void test_readv_max_ranges_ok_one_more_usage(void **state)
 {
+	enum { N = PS_MEM_MAX_RANGES };
 	struct ps_mem m;
-	struct ps_mem_range r[17];
-	unsigned char out[17][4];
+	struct ps_mem_range r[N + 1];
+	unsigned char out[N + 1][4];
 
 	(void)state;
+	assert_true(4 * (N + 1) <= (int)sizeof(g_pattern));
 	fill_pattern();
-	for (int i = 0; i < 17; i++)
+	for (int i = 0; i <= N; i++)
 		r[i] = (struct ps_mem_range){ addr_of(g_pattern + 4 * i), out[i], 4 };
 	ps_mem_init(&m, getpid());
 	memset(out, 0, sizeof(out));
-	assert_int_equal(ps_mem_readv(&m, r, 16), PS_OK);
-	for (int i = 0; i < 16; i++)
+	assert_int_equal(ps_mem_readv(&m, r, N), PS_OK);
+	for (int i = 0; i < N; i++)
 		assert_memory_equal(out[i], g_pattern + 4 * i, 4);
 	assert_int_equal(m.reads, 1);
 
 	memset(out, 0, sizeof(out));
-	assert_int_equal(ps_mem_readv(&m, r, 17), PS_EUSAGE);
+	assert_int_equal(ps_mem_readv(&m, r, N + 1), PS_EUSAGE);
 	assert_int_equal(m.reads, 1);	/* refused before any syscall */
 	assert_int_equal(out[0][0], 0);
 	assert_int_equal(ps_mem_readv(&m, r, 1000), PS_EUSAGE);
 	assert_int_equal(m.reads, 1);
+}
+
+/* ---- prefetching ---- */
+
+static void test_prefetch_serves_last_snapshots_reads_fresh_with_one_call(void **state)
+{
+	struct ps_mem m;
+	uint64_t w = 0;
+	unsigned char out[8];
+
+	(void)state;
+	fill_pattern();
+	ps_mem_init(&m, getpid());
+	ps_mem_prefetch_begin(&m); /* nothing remembered yet: no call */
+	assert_int_equal(m.reads, 0);
+	assert_int_equal(ps_mem_read_ptr(&m, addr_of(&g_word), &w), PS_OK);
+	assert_int_equal(ps_mem_read(&m, addr_of(g_pattern + 100), out, 8), PS_OK);
+	ps_mem_prefetch_end(&m);
+	assert_int_equal(m.reads, 2);
+
+	g_word = 0x0102030405060708ULL; /* changed between snapshots */
+	g_pattern[100] ^= 0xFF;
+	ps_mem_prefetch_begin(&m);
+	assert_int_equal(m.reads, 3);
+	assert_int_equal(ps_mem_read_ptr(&m, addr_of(&g_word), &w), PS_OK);
+	assert_int_equal(ps_mem_read(&m, addr_of(g_pattern + 100), out, 8), PS_OK);
+	assert_int_equal(m.reads, 3); /* both served from the prefetch... */
+	assert_int_equal(m.served, 2);
+	assert_true(w == 0x0102030405060708ULL); /* ...as read at begin */
+	assert_memory_equal(out, g_pattern + 100, 8);
+	ps_mem_prefetch_end(&m);
+
+	/* outside a snapshot every read is a call */
+	assert_int_equal(ps_mem_read_ptr(&m, addr_of(&g_word), &w), PS_OK);
+	assert_int_equal(m.reads, 4);
+	g_word = 0x1122334455667788ULL;
+	fill_pattern();
+	ps_mem_release(&m);
+	ps_mem_release(&m); /* twice is harmless */
+}
+
+static void test_prefetch_of_a_page_unmapped_since_serves_the_rest(void **state)
+{
+	struct ps_mem m;
+	unsigned char *hole, out[16];
+	unsigned char *page = page_before_hole(&hole);
+	unsigned char *other = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)state;
+	assert_true(other != MAP_FAILED);
+	memset(page, 0x5A, PAGE);
+	memset(other, 0xA5, PAGE);
+	ps_mem_init(&m, getpid());
+	ps_mem_prefetch_begin(&m);
+	/* the range ends at the hole: its slack must not cross into it */
+	assert_int_equal(ps_mem_read(&m, addr_of(hole - 16), out, 16), PS_OK);
+	assert_int_equal(ps_mem_read(&m, addr_of(other + 64), out, 16), PS_OK);
+	ps_mem_prefetch_end(&m);
+
+	ps_mem_prefetch_begin(&m);
+	assert_int_equal(ps_mem_read(&m, addr_of(hole - 16), out, 16), PS_OK);
+	assert_int_equal(ps_mem_read(&m, addr_of(other + 64), out, 16), PS_OK);
+	assert_int_equal(m.served, 2);
+	ps_mem_prefetch_end(&m);
+	uint64_t errors = m.errors;
+
+	assert_int_equal(munmap(page, PAGE), 0); /* gone before the next snapshot */
+	ps_mem_prefetch_begin(&m);
+	assert_int_equal(m.errors, errors); /* a failed prefetch is no error */
+	assert_int_equal(ps_mem_read(&m, addr_of(hole - 16), out, 16), PS_EREAD);
+	assert_int_equal(ps_mem_read(&m, addr_of(other + 64), out, 16), PS_OK);
+	assert_int_equal(out[0], 0xA5);
+	ps_mem_prefetch_end(&m);
+	munmap(other, PAGE);
+	ps_mem_release(&m);
 }
 
 /* ---- ps_mem_read_cstr ---- */
@@ -508,7 +586,9 @@ int main(void)
 		cmocka_unit_test(test_read_max_size_is_allowed),
 		cmocka_unit_test(test_readv_several_ranges),
 		cmocka_unit_test(test_readv_one_bad_range_fails_all),
-		cmocka_unit_test(test_readv_sixteen_ranges_ok_seventeen_usage),
+		cmocka_unit_test(test_readv_max_ranges_ok_one_more_usage),
+		cmocka_unit_test(test_prefetch_serves_last_snapshots_reads_fresh_with_one_call),
+		cmocka_unit_test(test_prefetch_of_a_page_unmapped_since_serves_the_rest),
 		cmocka_unit_test(test_cstr_ending_at_end_of_mapped_page),
 		cmocka_unit_test(test_cstr_spanning_two_pages),
 		cmocka_unit_test(test_cstr_longer_than_cap_is_truncated),

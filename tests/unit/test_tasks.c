@@ -231,6 +231,95 @@ static void test_tasks_read_missing_pid_is_enoproc(void **state)
 	ps_tasks_release(&t);
 }
 
+/* ---- watching ---- */
+
+/* Start a thread blocked in read() on a new pipe and wait until it sleeps. */
+static void start_blocked(struct blocked_thread *b, pthread_t *th, int fds[2])
+{
+	assert_int_equal(pipe(fds), 0);
+	b->fd = fds[0];
+	b->tid = 0;
+	assert_int_equal(pthread_create(th, NULL, block_in_read, b), 0);
+	for (long end = now_ms() + 2000; now_ms() < end; sleep_ms(1))
+		if (b->tid && proc_state(getpid(), b->tid) == 'S')
+			break;
+}
+
+static void stop_blocked(pthread_t th, int fds[2])
+{
+	(void)!write(fds[1], "x", 1);
+	pthread_join(th, NULL);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void test_task_watch_rereads_states_without_listing_again(void **state)
+{
+	struct ps_task_watch w;
+	struct blocked_thread b = { -1, 0 };
+	pthread_t th;
+	int fds[2];
+
+	(void)state;
+	start_blocked(&b, &th, fds);
+	ps_task_watch_init(&w, getpid());
+	assert_int_equal(ps_task_watch_update(&w, 1), PS_OK);
+	assert_int_equal(w.listings, 1);
+	assert_int_equal(ps_tasks_state(&w.list, b.tid), 'S');
+	assert_int_equal(ps_tasks_state(&w.list, gettid()), 'R');
+	/* within the second: states read again from the open files */
+	(void)!write(fds[1], "x", 1);
+	pthread_join(th, NULL);
+	assert_int_equal(ps_task_watch_update(&w, 2), PS_OK);
+	assert_int_equal(w.listings, 1);
+	assert_int_equal(ps_tasks_state(&w.list, b.tid), '?'); /* gone */
+	/* a thread gone makes the next update list again, without it */
+	assert_int_equal(ps_task_watch_update(&w, 3), PS_OK);
+	assert_int_equal(w.listings, 2);
+	assert_int_equal(ps_tasks_state(&w.list, b.tid), '?');
+	assert_true(ps_task_watch_knows(&w, gettid()));
+	ps_task_watch_release(&w);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void test_task_watch_lists_again_for_an_unknown_thread_and_each_second(void **state)
+{
+	struct ps_task_watch w;
+	struct blocked_thread b = { -1, 0 };
+	pthread_t th;
+	int fds[2];
+
+	(void)state;
+	ps_task_watch_init(&w, getpid());
+	assert_int_equal(ps_task_watch_update(&w, 10), PS_OK);
+	start_blocked(&b, &th, fds);
+	assert_int_equal(ps_task_watch_update(&w, 20), PS_OK);
+	assert_int_equal(w.listings, 1);
+	assert_int_equal(ps_tasks_state(&w.list, b.tid), '?'); /* not seen yet */
+	assert_false(ps_task_watch_knows(&w, b.tid));          /* marks it stale */
+	assert_int_equal(ps_task_watch_update(&w, 30), PS_OK);
+	assert_int_equal(w.listings, 2);
+	assert_int_equal(ps_tasks_state(&w.list, b.tid), 'S');
+	assert_true(ps_task_watch_knows(&w, b.tid));
+	assert_int_equal(ps_task_watch_update(&w, 40), PS_OK);
+	assert_int_equal(w.listings, 2);
+	assert_int_equal(ps_task_watch_update(&w, 30 + 1000000000ull), PS_OK);
+	assert_int_equal(w.listings, 3);
+	ps_task_watch_release(&w);
+	stop_blocked(th, fds);
+}
+
+static void test_task_watch_missing_pid_is_enoproc(void **state)
+{
+	struct ps_task_watch w;
+
+	(void)state;
+	ps_task_watch_init(&w, gone_pid());
+	assert_int_equal(ps_task_watch_update(&w, 1), PS_ENOPROC);
+	ps_task_watch_release(&w);
+}
+
 /* ---- a child to pause ---- */
 
 struct shared {
@@ -888,6 +977,9 @@ int main(void)
 		cmocka_unit_test(test_tasks_read_self_is_running),
 		cmocka_unit_test(test_tasks_read_self_sees_sleeping_thread),
 		cmocka_unit_test(test_tasks_read_missing_pid_is_enoproc),
+		cmocka_unit_test(test_task_watch_rereads_states_without_listing_again),
+		cmocka_unit_test(test_task_watch_lists_again_for_an_unknown_thread_and_each_second),
+		cmocka_unit_test(test_task_watch_missing_pid_is_enoproc),
 		cmocka_unit_test_setup_teardown(test_pause_stops_every_thread_and_resume_restarts_them,
 						spinning_child, child_teardown),
 		cmocka_unit_test_setup_teardown(test_pause_repeatedly,
