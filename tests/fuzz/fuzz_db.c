@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_file.h"
 #include "ps_db.h"
 #include "ps_stream.h"
 
@@ -114,12 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	unlink(wal);
 	unlink(shm);
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		abort();
-	int ok = fwrite(data, 1, size, f) == size;
-	if (fclose(f) != 0 || !ok)
-		abort();
+	fuzz_write_file(path, data, size);
 	query_all(path);
 	return 0;
 }

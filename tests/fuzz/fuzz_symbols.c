@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_file.h"
 #include "ps_symbols.h"
 
 static char dir[] = "/tmp/fuzz-sym-XXXXXX";
@@ -50,13 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(path, sizeof(path), "%s/lib.so", dir);
 		atexit(remove_dir);
 	}
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		abort();
-	int ok = fwrite(data, 1, size, f) == size;
-	if (fclose(f) != 0 || !ok)
-		abort();
-	f = fopen(path, "rb");
+	fuzz_write_file(path, data, size);
+	FILE *f = fopen(path, "rb");
 	if (!f)
 		abort();
 	void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fileno(f), 0);
