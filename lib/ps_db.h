@@ -92,6 +92,11 @@ struct ps_info_process {
 	char *command;          /* arguments joined by spaces */
 };
 
+struct ps_info_minute {
+	uint64_t minute;                /* from stream time 0 */
+	uint64_t samples;
+};
+
 struct ps_info {
 	struct ps_stream_header h;      /* strings owned by the info */
 	int complete;                   /* END seen / capture closed */
@@ -102,7 +107,8 @@ struct ps_info {
 	size_t nthreads;
 	struct ps_info_process *procs;
 	size_t nprocs;
-	uint64_t *minutes;              /* samples per minute of stream time */
+	struct ps_info_minute *minutes; /* the minutes of stream time that have
+					 * samples, in order */
 	size_t nminutes;
 };
 

@@ -30,14 +30,34 @@ struct acc {
 	size_t tcap, pcap, mcap;
 };
 
-static int add_minute(struct ps_info *in, struct acc *a, uint64_t us, uint64_t count)
+/* The histogram is sparse, one entry per minute that has samples, so its
+ * size follows the samples and not the times they carry: a damaged file
+ * with one sample at minute 2^30 costs one entry. Minutes come in order
+ * from a stream and from the capture's ORDER BY; one out of order (never
+ * written by pyspy) is inserted where it belongs. */
+static int add_minute(struct ps_info *in, struct acc *a, uint64_t m, uint64_t count)
 {
-	size_t m = (size_t)(us / MINUTE_US);
-	if (grow((void **)&in->minutes, &a->mcap, m + 1, sizeof(*in->minutes)))
-		return PS_ENOMEM;
-	if (m + 1 > in->nminutes)
-		in->nminutes = m + 1;
-	in->minutes[m] += count;
+	size_t lo = 0, hi = in->nminutes;
+	if (hi && in->minutes[hi - 1].minute <= m)
+		lo = in->minutes[hi - 1].minute == m ? hi - 1 : hi;
+	else
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (in->minutes[mid].minute < m)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	if (lo == in->nminutes || in->minutes[lo].minute != m) {
+		if (grow((void **)&in->minutes, &a->mcap, in->nminutes + 1, sizeof(*in->minutes)))
+			return PS_ENOMEM;
+		memmove(&in->minutes[lo + 1], &in->minutes[lo],
+			(in->nminutes - lo) * sizeof(*in->minutes));
+		in->minutes[lo].minute = m;
+		in->minutes[lo].samples = 0;
+		in->nminutes++;
+	}
+	in->minutes[lo].samples += count;
 	return 0;
 }
 
@@ -109,7 +129,7 @@ int ps_info_stream(struct ps_sr *r, struct ps_info *in, struct ps_errmsg *e)
 				in->first_us = us;
 			in->last_us = us;
 			in->threads[rec.sample.thread_id - 1].samples++;
-			err = add_minute(in, &a, us, 1);
+			err = add_minute(in, &a, us / MINUTE_US, 1);
 		}
 		if (err)
 			return ps_error(e, PS_ENOMEM, "out of memory");
@@ -159,8 +179,9 @@ static int row_thread(struct ps_info *in, struct acc *a, sqlite3_stmt *st)
 
 static int row_minute(struct ps_info *in, struct acc *a, sqlite3_stmt *st)
 {
-	return add_minute(in, a, (uint64_t)sqlite3_column_int64(st, 0) * MINUTE_US,
-			  (uint64_t)sqlite3_column_int64(st, 1));
+	int64_t m = sqlite3_column_int64(st, 0);
+	/* a negative time is the file's damage; counted at minute 0 */
+	return add_minute(in, a, m < 0 ? 0 : (uint64_t)m, (uint64_t)sqlite3_column_int64(st, 1));
 }
 
 static int row_process(struct ps_info *in, struct acc *a, sqlite3_stmt *st)
@@ -208,7 +229,7 @@ int ps_info_db(struct ps_db *db, struct ps_info *in, struct ps_errmsg *e)
 	if ((rc = each_row(db, "SELECT t.pid, t.tid, s.text, (SELECT count(*) FROM samples "
 			       "WHERE thread = t.id) FROM threads t LEFT JOIN strings s ON "
 			       "s.id = t.name ORDER BY t.id", row_thread, in, &a, e)) ||
-	    (rc = each_row(db, "SELECT time / 60000000, count(*) FROM samples GROUP BY 1",
+	    (rc = each_row(db, "SELECT time / 60000000, count(*) FROM samples GROUP BY 1 ORDER BY 1",
 			   row_minute, in, &a, e)) ||
 	    (rc = each_row(db, "SELECT min(time), max(time) FROM samples", row_span, in, &a, e)) ||
 	    (rc = each_row(db, "SELECT p.pid, p.ppid, (SELECT group_concat(arg, char(31)) FROM "
@@ -241,6 +262,25 @@ static void wall_text(int64_t ns, char *buf, size_t cap)
 		snprintf(buf, cap, "?");
 }
 
+/* Up to this many empty minutes are shown as rows of 0; a longer gap
+ * (a capture resumed hours later, or a damaged time) as one line. */
+#define GAP_ROWS 10
+
+static void print_minute(FILE *f, const struct ps_info *in, uint64_t m, uint64_t samples)
+{
+	char hm[16] = "?";
+	/* beyond ~a million years the wall clock is meaningless (and would
+	 * overflow): the minute is still printed */
+	if (m < (1ull << 40) / 60) {
+		time_t s = (time_t)(in->h.wall_start_ns / 1000000000 + (int64_t)m * 60);
+		struct tm tm;
+		if (localtime_r(&s, &tm))
+			strftime(hm, sizeof(hm), "%H:%M", &tm);
+	}
+	fprintf(f, "  +%4llum  %s  %10llu\n", (unsigned long long)m, hm,
+		(unsigned long long)samples);
+}
+
 int ps_info_write(const struct ps_info *in, const char *name, FILE *f)
 {
 	char when[64];
@@ -270,14 +310,15 @@ int ps_info_write(const struct ps_info *in, const char *name, FILE *f)
 			(unsigned long long)in->threads[i].samples,
 			in->threads[i].name ? in->threads[i].name : "-");
 	fprintf(f, "samples per minute:\n");
-	for (size_t m = 0; m < in->nminutes; m++) {
-		int64_t ns = in->h.wall_start_ns + (int64_t)m * 60000000000;
-		time_t s = (time_t)(ns / 1000000000);
-		struct tm tm;
-		char hm[16] = "?";
-		if (localtime_r(&s, &tm))
-			strftime(hm, sizeof(hm), "%H:%M", &tm);
-		fprintf(f, "  +%4zum  %s  %10llu\n", m, hm, (unsigned long long)in->minutes[m]);
+	for (size_t i = 0; i < in->nminutes; i++) {
+		uint64_t m = in->minutes[i].minute;
+		uint64_t from = i ? in->minutes[i - 1].minute + 1 : 0;
+		if (m - from > GAP_ROWS)
+			fprintf(f, "  (%llu minutes without samples)\n", (unsigned long long)(m - from));
+		else
+			for (uint64_t z = from; z < m; z++)
+				print_minute(f, in, z, 0);
+		print_minute(f, in, m, in->minutes[i].samples);
 	}
 	return ferror(f) ? PS_EIO : PS_OK;
 }

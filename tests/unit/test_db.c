@@ -613,6 +613,50 @@ static void test_info_of_broken_capture_holds_nothing(void **state)
 	ps_db_close(db);
 }
 
+/* Found by fuzz_db (tests/fuzz/corpus/fuzz_db/oom-e1e1a37c): a damaged
+ * sample time near 2^62 us made --info size its per-minute histogram by the
+ * time and allocate 16 GB. The histogram now holds only minutes that have
+ * samples, and a long gap prints as one line. */
+static void test_info_histogram_is_sized_by_samples_not_times(void **state)
+{
+	(void)state;
+	struct ps_db *db;
+	struct ps_info info;
+	sqlite3 *raw;
+	char *text = NULL;
+	size_t len;
+	const char *path = tmp_path("far-time.db");
+	write_db(path, 7, 300);
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(raw, "UPDATE samples SET time = 4611686018427387904 "
+				      "WHERE rowid = (SELECT max(rowid) FROM samples); "
+				      "UPDATE samples SET time = 120000000 + time % 1000 "
+				      "WHERE rowid = (SELECT min(rowid) + 1 FROM samples)",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(raw);
+	assert_int_equal(ps_db_open(path, &db, NULL), 0);
+	assert_int_equal(ps_info_db(db, &info, NULL), 0);
+	ps_db_close(db);
+	/* minute 0 (the rest), minute 2 (one damaged), minute 2^62/6e7 (one) */
+	assert_true(info.nminutes <= 4);
+	assert_int_equal(info.minutes[info.nminutes - 1].minute, 4611686018427387904ull / 60000000);
+	assert_int_equal(info.minutes[info.nminutes - 1].samples, 1);
+	uint64_t total = 0;
+	for (size_t i = 0; i < info.nminutes; i++) {
+		total += info.minutes[i].samples;
+		if (i)
+			assert_true(info.minutes[i].minute > info.minutes[i - 1].minute);
+	}
+	assert_int_equal(total, 300);
+	FILE *f = open_memstream(&text, &len);
+	assert_int_equal(ps_info_write(&info, "x", f), 0);
+	fclose(f);
+	assert_non_null(strstr(text, "minutes without samples)"));
+	assert_true(len < 4096);
+	free(text);
+	ps_info_release(&info);
+}
+
 static double clock_s(const char *arg, int64_t start_ns)
 {
 	struct ps_filter f = { .from_set = 1, .from_clock = arg };
@@ -662,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_capture_gives_an_error),
 		cmocka_unit_test(test_sample_with_stack_id_out_of_range_is_corrupt),
 		cmocka_unit_test(test_info_of_stream_equals_info_of_capture),
+		cmocka_unit_test(test_info_histogram_is_sized_by_samples_not_times),
 		cmocka_unit_test(test_info_of_broken_capture_holds_nothing),
 		cmocka_unit_test(test_wall_clock_times),
 	};
