@@ -14,8 +14,10 @@ run() {
 	name=$1
 	shift
 	echo "== $name"
+	t0=$(date +%s)
 	"$@" 2>&1 | tee "$log"
 	rc=$?
+	echo "== $name: $(($(date +%s) - t0)) s"
 	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 	p=$(echo "$line" | sed -n 's/.* \([0-9][0-9]*\) passed.*/\1/p')
 	f=$(echo "$line" | sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p')
