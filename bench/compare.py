@@ -453,11 +453,15 @@ def measure_slowdown(args, tl, versions, report):
             b = median(base)
             for (name, rate), xs in sorted(prof.items()):
                 m = median(xs)
+                # each profiled run against the unprofiled run of its own
+                # round: a machine that slows down for a while cancels out
+                ratios = [x / y for x, y in zip(xs, base) if x and y]
                 rows.append([version, wl, name, str(rate), fmt(b, '{:.3f}'), fmt(m, '{:.3f}'),
-                             fmt(None if m is None or not b else (m / b - 1) * 100, '{:+.2f} %'),
+                             fmt((median(ratios) - 1) * 100 if ratios else None, '{:+.2f} %'),
                              '`%s`' % show_cmd(cmds[(name, rate)])])
     report.table('Target slowdown: the workload\'s own elapsed time, profiled vs unprofiled '
-                 '(launch mode, median of %d paired runs)' % args.runs,
+                 '(launch mode; slowdown: median over %d rounds of profiled / unprofiled '
+                 'in the same round)' % args.runs,
                  ['Python', 'workload', 'sampler', 'Hz', 'unprofiled s', 'profiled s',
                   'slowdown', 'command'], rows)
 
