@@ -59,7 +59,8 @@ void ps_input_resolve(struct ps_input_opts *o, struct ps_filter *f)
 	}
 }
 
-void ps_input_tool_longopts(const struct option *own, struct option *out, size_t cap)
+/* own's entries, then the filters', then the input's, into out (cap entries) */
+static void tool_longopts(const struct option *own, struct option *out, size_t cap)
 {
 	size_t n = 0;
 	ps_filter_merge_longopts(own, out, cap);
@@ -68,6 +69,24 @@ void ps_input_tool_longopts(const struct option *own, struct option *out, size_t
 	for (const struct option *o = ps_input_longopts; o->name && n + 1 < cap; o++)
 		out[n++] = *o;
 	memset(&out[n], 0, sizeof(out[n]));
+}
+
+int ps_input_getopt(int argc, char **argv, const char *shortopts, const struct option *own,
+		    struct ps_input_opts *in, struct ps_filter *f)
+{
+	/* a tool parses one command line, with one table */
+	static struct option all[64];
+	static const struct option *built;
+	int c;
+	if (built != own) {
+		tool_longopts(own, all, sizeof(all) / sizeof(*all));
+		built = own;
+		opterr = 0;
+	}
+	while ((c = getopt_long(argc, argv, shortopts, all, NULL)) != -1)
+		if (!ps_filter_option(f, c, optarg) && !ps_input_option(in, c, optarg))
+			return c;
+	return -1;
 }
 
 void ps_input_operands(int argc, char **argv, struct ps_input_opts *o, struct ps_filter *f)

@@ -71,9 +71,12 @@ int ps_input_option(struct ps_input_opts *o, int opt, const char *arg);
  * instead of sampling it live. */
 void ps_input_resolve(struct ps_input_opts *o, struct ps_filter *f);
 
-/* The long options of an analysis tool: its own (ending with the all-zero
- * entry), then the filters', then the input's, into out (cap entries). */
-void ps_input_tool_longopts(const struct option *own, struct option *out, size_t cap);
+/* getopt_long for an analysis tool. own (ending with the all-zero entry)
+ * and shortopts are the tool's options; the filters' and the input's are
+ * added to them and handled here. Returns the next option that is the
+ * tool's (or '?'/':' for a bad one), -1 at the operands. */
+int ps_input_getopt(int argc, char **argv, const char *shortopts, const struct option *own,
+		    struct ps_input_opts *in, struct ps_filter *f);
 
 /* After getopt_long: the one optional input FILE among the operands (a
  * usage error when there are more), then ps_input_resolve. */

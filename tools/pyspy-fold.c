@@ -37,13 +37,8 @@ static void parse(int argc, char **argv, struct ps_input_opts *in, struct ps_fil
 		{ "version", no_argument, 0, 'V' },
 		{ 0, 0, 0, 0 },
 	};
-	struct option all[64];
 	int c;
-	ps_input_tool_longopts(own, all, 64);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:d:r:qhV", all, NULL)) != -1) {
-		if (ps_filter_option(f, c, optarg) || ps_input_option(in, c, optarg))
-			continue;
+	while ((c = ps_input_getopt(argc, argv, ":p:d:r:qhV", own, in, f)) != -1) {
 		switch (c) {
 		case 'q': in->quiet = 1; break;
 		case 'h': usage(stdout); exit(PS_EXIT_OK);

@@ -43,16 +43,8 @@ static void parse(int argc, char **argv, struct ps_input_opts *in, struct ps_fil
 		{ "version", no_argument, 0, 'V' },
 		{ 0, 0, 0, 0 },
 	};
-	struct option all[64];
 	int c;
-	ps_input_tool_longopts(own, all, 64);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:d:r:o:qhV", all, NULL)) != -1) {
-		if (c == PS_OPT_THREADS || c == PS_OPT_PIDS)
-			ps_cli_usage_error("'%s' does not apply: there is a profile per thread",
-					   argv[optind - 1]);
-		if (ps_filter_option(f, c, optarg) || ps_input_option(in, c, optarg))
-			continue;
+	while ((c = ps_input_getopt(argc, argv, ":p:d:r:o:qhV", own, in, f)) != -1) {
 		switch (c) {
 		case 'o': *output = optarg; break;
 		case 'q': in->quiet = 1; break;
@@ -61,6 +53,9 @@ static void parse(int argc, char **argv, struct ps_input_opts *in, struct ps_fil
 		default: ps_cli_bad_option(c, argv);
 		}
 	}
+	if (f->threads || f->pids)
+		ps_cli_usage_error("'--%s' does not apply: there is a profile per thread",
+				   f->threads ? "threads" : "pids");
 	ps_input_operands(argc, argv, in, f);
 	if (*output && !**output)
 		ps_cli_usage_error("empty output file name");
