@@ -14,6 +14,10 @@ struct ps_fold {
 	int several_pids;       /* and whether another came: roots by process */
 	struct ps_fold_entry *v;
 	size_t cap, n;
+	/* memo[stack id]: 1 + the slot its last sample went to, so that a
+	 * sample costs a compare and an increment, not a hash lookup */
+	uint32_t *memo;
+	size_t memo_cap;
 };
 
 struct ps_fold *ps_fold_new_split(const struct ps_filter *f, int split_idle)
@@ -42,6 +46,7 @@ void ps_fold_free(struct ps_fold *fo)
 	if (!fo)
 		return;
 	free(fo->v);
+	free(fo->memo);
 	free(fo);
 }
 
@@ -66,11 +71,30 @@ static int grow(struct ps_fold *fo)
 		return PS_ENOMEM;
 	}
 	fo->cap = oldcap * 2;
+	if (fo->memo)
+		memset(fo->memo, 0, fo->memo_cap * sizeof(*fo->memo));
 	for (size_t i = 0; i < oldcap; i++)
 		if (old[i].count)
 			fo->v[slot_of(fo, old[i].root, old[i].stack, old[i].idle)] = old[i];
 	free(old);
 	return PS_OK;
+}
+
+/* Room in memo for stack id; 0 on failure (the memo is then not used). */
+static int memo_fit(struct ps_fold *fo, uint32_t stack)
+{
+	if (stack < fo->memo_cap)
+		return 1;
+	size_t cap = fo->memo_cap ? fo->memo_cap : 4096;
+	while (cap <= stack)
+		cap *= 2;
+	uint32_t *m = realloc(fo->memo, cap * sizeof(*m));
+	if (!m)
+		return 0;
+	memset(m + fo->memo_cap, 0, (cap - fo->memo_cap) * sizeof(*m));
+	fo->memo = m;
+	fo->memo_cap = cap;
+	return 1;
 }
 
 int ps_fold_add(struct ps_fold *fo, const struct ps_sr *r, const struct ps_sr_sample *s)
@@ -90,6 +114,14 @@ int ps_fold_add(struct ps_fold *fo, const struct ps_sr *r, const struct ps_sr_sa
 		fo->first_pid = s->thread->pid;
 	else if (s->thread && s->thread->pid != fo->first_pid)
 		fo->several_pids = 1;
+	int memo = memo_fit(fo, s->stack_id);
+	if (memo && fo->memo[s->stack_id]) {
+		struct ps_fold_entry *x = &fo->v[fo->memo[s->stack_id] - 1];
+		if (x->root == root && x->idle == idle && x->stack == s->stack_id) {
+			x->count++;
+			return PS_OK;
+		}
+	}
 	size_t i = slot_of(fo, root, s->stack_id, idle);
 	if (!fo->v[i].count) {
 		if ((fo->n + 1) * 10 > fo->cap * 7) {
@@ -102,6 +134,8 @@ int ps_fold_add(struct ps_fold *fo, const struct ps_sr *r, const struct ps_sr_sa
 		fo->n++;
 	}
 	fo->v[i].count++;
+	if (memo)
+		fo->memo[s->stack_id] = (uint32_t)i + 1;
 	return PS_OK;
 }
 

@@ -104,6 +104,35 @@ static int stack_id(struct ps_record *r, const struct ps_thread *t, uint32_t *id
 	return PS_OK;
 }
 
+/* Write the LATE counts gathered since the last LATE event, if any. */
+static int late_write(struct ps_record *r)
+{
+	struct ps_stream_event ev = { .kind = PS_STREAM_EV_LATE, .time_ns = r->late.time,
+				      .pid = r->late.pid, .count = r->late.count,
+				      .value = (int64_t)r->late.worst_us };
+	if (!r->late.count)
+		return PS_OK;
+	r->late.count = r->late.worst_us = 0;
+	return ps_sw_event(r->w, &ev, &r->err);
+}
+
+static int late_add(struct ps_record *r, uint32_t pid, uint64_t t, uint64_t count, uint64_t us)
+{
+	int rc = PS_OK;
+	if (r->late.count && r->late.pid != pid)
+		rc = late_write(r);
+	if (!r->late.count)
+		r->late.since = t;
+	r->late.pid = pid;
+	r->late.time = t;
+	r->late.count += count;
+	if (us > r->late.worst_us)
+		r->late.worst_us = us;
+	if (rc == PS_OK && t - r->late.since >= NS)
+		rc = late_write(r);
+	return rc;
+}
+
 static int rec_sample(void *ctx, struct ps_proc *p, uint64_t t, const struct ps_snapshot *s)
 {
 	struct ps_record *r = ctx;
@@ -130,7 +159,10 @@ static int rec_sample(void *ctx, struct ps_proc *p, uint64_t t, const struct ps_
 	}
 	/* a second without samples (all idle, filtered) still gets a flush */
 	if (rc == PS_OK && t - r->last_flush >= NS) {
-		rc = ps_sw_flush(r->w, t, &r->err);
+		if (t - r->late.since >= NS)
+			rc = late_write(r);
+		if (rc == PS_OK)
+			rc = ps_sw_flush(r->w, t, &r->err);
 		r->last_flush = t;
 	}
 	return r->write_error = rc;
@@ -149,11 +181,10 @@ static int rec_event(void *ctx, struct ps_proc *p, uint64_t t, enum ps_event_kin
 		ev.value = PS_EREAD;
 		break;
 	case PS_EVENT_LATE:
-		ev.kind = PS_STREAM_EV_LATE;
-		ev.value = value / 1000;
 		if ((uint64_t)value > r->worst_late_ns)
 			r->worst_late_ns = (uint64_t)value;
-		break;
+		return r->write_error = late_add(r, (uint32_t)p->pid, t, count,
+						 value > 0 ? (uint64_t)value / 1000 : 0);
 	case PS_EVENT_PROCESS_START:
 		/* a descendant (--subprocesses): its command line first */
 		ev.kind = PS_STREAM_EV_PROC_START;
@@ -193,6 +224,11 @@ int ps_record_finish(struct ps_record *r, const struct ps_sampler_stats *st,
 				      .duration_ns = st->elapsed_ns };
 	struct ps_sw *w = r->w;
 	r->w = NULL;
+	if (!r->write_error) {
+		r->w = w;
+		r->write_error = late_write(r);
+		r->w = NULL;
+	}
 	if (r->write_error) {
 		ps_sw_free(w);
 		*e = r->err;

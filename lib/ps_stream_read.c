@@ -152,6 +152,8 @@ struct ps_sr {
 	uint64_t str_budget;       /* STR_COST of every string read */
 	struct cvec strings, frames, stacks, threads, procs;
 	struct pidmap pids;
+	uint32_t pc_pid, pc_proc;  /* the last pid looked up in pids, and its process */
+	int pc_valid;              /* until the next PROCESS record */
 	struct ps_stream_header hdr;
 	uint64_t time_us;
 	const struct ps_stream_frame **path;
@@ -289,7 +291,7 @@ static int sr_need(struct ps_sr *r, size_t n, struct ps_errmsg *e)
 static int sr_varint(struct ps_sr *r, size_t *off, uint64_t *v, struct ps_errmsg *e)
 {
 	for (;;) {
-		int n = ps_varint_get(r->buf + r->start + *off, r->end - r->start - *off, v);
+		int n = ps_varint_get1(r->buf + r->start + *off, r->end - r->start - *off, v);
 		if (n > 0) {
 			*off += (size_t)n;
 			return 1;
@@ -308,9 +310,17 @@ static int sr_record(struct ps_sr *r, uint64_t *type, size_t *hdr, uint64_t *len
 		     struct ps_errmsg *e)
 {
 	char msg[PS_ERRMSG_MAX];
-	size_t off = 0;
+	const uint8_t *p = r->buf + r->start;
+	size_t off = 0, avail = r->end - r->start;
 	int rc;
 
+	/* the common case, a small record already decompressed, at once */
+	if (avail >= 2 && p[0] - 1u < 0x7F && p[1] < 0x80 && avail >= 2u + p[1]) {
+		*type = p[0];
+		*len = p[1];
+		*hdr = 2;
+		return 1;
+	}
 	*len = 0;
 	if ((rc = sr_varint(r, &off, type, e)) == 1 && (rc = sr_varint(r, &off, len, e)) == 1) {
 		if (*len > PS_STREAM_MAX_RECORD) {
@@ -351,7 +361,7 @@ static int cu_bad(struct cur *c, const char *fmt, unsigned long long a)
 
 static int cu_u(struct cur *c, uint64_t *v)
 {
-	int n = ps_varint_get(c->p, (size_t)(c->end - c->p), v);
+	int n = ps_varint_get1(c->p, (size_t)(c->end - c->p), v);
 
 	if (n > 0) {
 		c->p += n;
@@ -364,6 +374,7 @@ static int cu_u32(struct cur *c, uint32_t *v)
 {
 	uint64_t x;
 
+	*v = 0; /* defined on every path, as the compiler cannot see */
 	if (cu_u(c, &x))
 		return -1;
 	if (x > UINT32_MAX)
@@ -553,6 +564,7 @@ static int p_process(struct cur *c, struct ps_sr_record *rec)
 		return sr_fail(r, c->e, PS_ENOMEM, "out of memory reading processes");
 	p.id = r->procs.n;
 	*slot = p;
+	r->pc_valid = 0;
 	rec->process = slot;
 	rec->id = p.id;
 	return 0;
@@ -588,7 +600,12 @@ static int p_sample(struct cur *c, struct ps_sr_record *rec)
 	s->time_ns = r->hdr.mono_origin_ns + r->time_us * 1000;
 	s->flags = (unsigned)flags;
 	s->thread = cv_at(&r->threads, s->thread_id - 1);
-	proc = pm_get(&r->pids, s->thread->pid);
+	if (!r->pc_valid || r->pc_pid != s->thread->pid) {
+		r->pc_pid = s->thread->pid;
+		r->pc_proc = pm_get(&r->pids, r->pc_pid);
+		r->pc_valid = 1;
+	}
+	proc = r->pc_proc;
 	s->process = proc ? cv_at(&r->procs, proc - 1) : NULL;
 	s->depth = s->stack_id ? ((struct sr_stack *)cv_at(&r->stacks, s->stack_id - 1))->depth : 0;
 	s->frames = r->resolve ? sr_path(r, s->stack_id) : NULL;
