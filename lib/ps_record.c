@@ -10,6 +10,15 @@
 
 #define NS 1000000000ull
 
+/* The writer's tables start again (a new segment of the stream) past
+ * these: a steady program never gets there, one that keeps making new
+ * code or threads (generated functions, numbered threads) would otherwise
+ * grow the sampler by every name it ever saw (some 20 kB/s at 1 kHz on
+ * bench/workloads/churn.py) and end at the stream's table limits. A few
+ * MB of tables at most; a new segment costs its entries written again. */
+#define PS_RECORD_SEGMENT_ENTRIES (1u << 16)
+#define PS_RECORD_SEGMENT_BYTES (2u << 20)
+
 void ps_record_init(struct ps_record *r, int fd, const struct ps_record_opts *o)
 {
 	memset(r, 0, sizeof(*r));
@@ -25,7 +34,9 @@ static int open_writer(struct ps_record *r, const struct ps_proc *p, uint64_t t0
 		.rate_hz = r->opts.rate_hz, .wall_start_ns = (int64_t)ps_wall_ns(),
 		.mono_origin_ns = t0,
 	};
-	struct ps_sw_opts wo = { .level = r->opts.level, .flush_ms = 1000 };
+	struct ps_sw_opts wo = { .level = r->opts.level, .flush_ms = 1000,
+				 .segment_entries = PS_RECORD_SEGMENT_ENTRIES,
+				 .segment_bytes = PS_RECORD_SEGMENT_BYTES };
 	r->t0 = r->last_flush = t0;
 	if (r->opts.db_path)
 		return ps_db_create(r->opts.db_path, &h, &wo, &r->w, &r->err);
@@ -61,13 +72,14 @@ static int frame_id(struct ps_record *r, const struct ps_frame *f, uint32_t *id)
 	struct ps_stream_frame sf = ps_record_frame(f);
 	if (!c || !c->name)
 		return ps_sw_frame(r->w, &sf, id, &r->err);
-	if (c->ids_for != r->w) {
+	if (c->ids_for != r->w || c->ids_epoch != ps_sw_epoch(r->w)) {
 		int rc;
 		if ((rc = ps_sw_string(r->w, sf.function, &c->ids[0], &r->err)) ||
 		    (rc = ps_sw_string(r->w, sf.qualname, &c->ids[1], &r->err)) ||
 		    (rc = ps_sw_string(r->w, sf.file, &c->ids[2], &r->err)))
 			return rc;
 		c->ids_for = r->w;
+		c->ids_epoch = ps_sw_epoch(r->w);
 	}
 	return ps_sw_frame_ids(r->w, sf.kind, c->ids[0], c->ids[1], c->ids[2], sf.line, id,
 			       &r->err);
@@ -136,7 +148,9 @@ static int late_add(struct ps_record *r, uint32_t pid, uint64_t t, uint64_t coun
 static int rec_sample(void *ctx, struct ps_proc *p, uint64_t t, const struct ps_snapshot *s)
 {
 	struct ps_record *r = ctx;
-	int rc = PS_OK;
+	int started;
+	/* between ticks no id is held: the one place a segment may start */
+	int rc = ps_sw_segment(r->w, &started, &r->err);
 	for (size_t i = 0; rc == PS_OK && i < s->n; i++) {
 		const struct ps_thread *th = &s->threads[i];
 		unsigned flags = (th->flags & PS_THREAD_GIL ? PS_SAMPLE_GIL : 0) |

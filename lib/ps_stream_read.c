@@ -151,6 +151,9 @@ struct ps_sr {
 	struct arena arena;
 	uint64_t str_budget;       /* STR_COST of every string read */
 	struct cvec strings, frames, stacks, threads, procs;
+	/* entries of earlier segments (1.1): the current one's ids are
+	 * these plus its own */
+	struct { uint32_t strings, frames, stacks, threads; } base;
 	struct pidmap pids;
 	uint32_t pc_pid, pc_proc;  /* the last pid looked up in pids, and its process */
 	int pc_valid;              /* until the next PROCESS record */
@@ -383,17 +386,22 @@ static int cu_u32(struct cur *c, uint32_t *v)
 	return 0;
 }
 
-/* An id into a table of n entries; 0 only where optional. */
-static int cu_ref(struct cur *c, uint32_t *id, uint32_t n, int optional, const char *what)
+/* An id into a table of n entries of which the current segment defined
+ * those after base; 0 only where optional. *id becomes the reader's id:
+ * ids go on across segments, so that callers never see one reused. */
+static int cu_ref(struct cur *c, uint32_t *id, uint32_t n, uint32_t base, int optional,
+		  const char *what)
 {
 	char fmt[80];
 
 	if (cu_u32(c, id))
 		return -1;
-	if ((*id == 0 && !optional) || *id > n) {
+	if ((*id == 0 && !optional) || *id > n - base) {
 		snprintf(fmt, sizeof(fmt), "refers to undefined %s %%llu", what);
 		return cu_bad(c, fmt, *id);
 	}
+	if (*id)
+		*id += base;
 	return 0;
 }
 
@@ -473,7 +481,7 @@ static int p_string(struct cur *c, struct ps_sr_record *rec)
 	struct ps_sr *r = c->r;
 	const char **slot;
 
-	if (r->strings.n >= PS_STREAM_MAX_STRINGS)
+	if (r->strings.n - r->base.strings >= PS_STREAM_MAX_STRINGS)
 		return cu_bad(c, "more than %llu strings", PS_STREAM_MAX_STRINGS);
 	if (cu_str(c, &rec->string))
 		return -1;
@@ -487,13 +495,13 @@ static int p_string(struct cur *c, struct ps_sr_record *rec)
 static int p_frame(struct cur *c, struct ps_sr_record *rec)
 {
 	struct ps_sr *r = c->r;
-	uint32_t fn, qn, file, n = r->strings.n;
+	uint32_t fn, qn, file, n = r->strings.n, b = r->base.strings;
 	struct ps_stream_frame f, *slot;
 
-	if (r->frames.n >= PS_STREAM_MAX_FRAMES)
+	if (r->frames.n - r->base.frames >= PS_STREAM_MAX_FRAMES)
 		return cu_bad(c, "more than %llu frames", PS_STREAM_MAX_FRAMES);
-	if (cu_u32(c, &f.kind) || cu_ref(c, &fn, n, 0, "string") ||
-	    cu_ref(c, &qn, n, 1, "string") || cu_ref(c, &file, n, 1, "string") ||
+	if (cu_u32(c, &f.kind) || cu_ref(c, &fn, n, b, 0, "string") ||
+	    cu_ref(c, &qn, n, b, 1, "string") || cu_ref(c, &file, n, b, 1, "string") ||
 	    cu_u32(c, &f.line))
 		return -1;
 	f.function = sr_string(r, fn);
@@ -513,10 +521,10 @@ static int p_stack(struct cur *c, struct ps_sr_record *rec)
 	struct sr_stack *s;
 	uint32_t parent, frame, depth;
 
-	if (r->stacks.n >= PS_STREAM_MAX_STACKS)
+	if (r->stacks.n - r->base.stacks >= PS_STREAM_MAX_STACKS)
 		return cu_bad(c, "more than %llu stacks", PS_STREAM_MAX_STACKS);
-	if (cu_ref(c, &parent, r->stacks.n, 1, "stack") ||
-	    cu_ref(c, &frame, r->frames.n, 0, "frame"))
+	if (cu_ref(c, &parent, r->stacks.n, r->base.stacks, 1, "stack") ||
+	    cu_ref(c, &frame, r->frames.n, r->base.frames, 0, "frame"))
 		return -1;
 	depth = parent ? ((struct sr_stack *)cv_at(&r->stacks, parent - 1))->depth + 1 : 1;
 	if (depth > PS_STREAM_MAX_DEPTH)
@@ -536,10 +544,10 @@ static int p_thread(struct cur *c, struct ps_sr_record *rec)
 	struct ps_sr_thread t, *slot;
 	uint32_t name;
 
-	if (r->threads.n >= PS_STREAM_MAX_THREADS)
+	if (r->threads.n - r->base.threads >= PS_STREAM_MAX_THREADS)
 		return cu_bad(c, "more than %llu threads", PS_STREAM_MAX_THREADS);
 	if (cu_u32(c, &t.pid) || cu_u32(c, &t.tid) ||
-	    cu_ref(c, &name, r->strings.n, 1, "string"))
+	    cu_ref(c, &name, r->strings.n, r->base.strings, 1, "string"))
 		return -1;
 	t.name = sr_string(r, name);
 	if (!(slot = cv_push(&r->threads)))
@@ -591,8 +599,8 @@ static int p_sample(struct cur *c, struct ps_sr_record *rec)
 	uint64_t dt, flags;
 	uint32_t proc;
 
-	if (cu_u(c, &dt) || cu_ref(c, &s->thread_id, r->threads.n, 0, "thread") ||
-	    cu_ref(c, &s->stack_id, r->stacks.n, 1, "stack") || cu_u(c, &flags))
+	if (cu_u(c, &dt) || cu_ref(c, &s->thread_id, r->threads.n, r->base.threads, 0, "thread") ||
+	    cu_ref(c, &s->stack_id, r->stacks.n, r->base.stacks, 1, "stack") || cu_u(c, &flags))
 		return -1;
 	if (dt > UINT64_MAX / 1000 - r->time_us)
 		return cu_bad(c, "time step %llu overflows", dt);
@@ -621,7 +629,7 @@ static int p_event(struct cur *c, struct ps_sr_record *rec)
 
 	if (cu_u32(c, &ev->kind) || cu_u(c, &us) || cu_u32(c, &ev->pid) ||
 	    cu_u(c, &ev->count) || cu_u(c, &value) ||
-	    cu_ref(c, &text, c->r->strings.n, 1, "string"))
+	    cu_ref(c, &text, c->r->strings.n, c->r->base.strings, 1, "string"))
 		return -1;
 	if (us > UINT64_MAX / 1000)
 		return cu_bad(c, "time %llu out of range", us);
@@ -680,6 +688,28 @@ static int p_end(struct cur *c, struct ps_sr_record *rec)
 	return sr_end_checked(c->r, rec, c->e);
 }
 
+/* A HEADER after the first starts a segment (1.1): the tables are empty
+ * again for the records that follow. Readers keep the entries (callers
+ * hold them) and number the new ones after them. A 1.0 stream has one
+ * segment. */
+static int sr_segment(struct cur *c)
+{
+	struct ps_sr *r = c->r;
+	struct ps_stream_header h;
+
+	if (r->hdr.minor < 1)
+		return cu_bad(c, "a second header", 0);
+	r->str_budget = 0;
+	if (p_header(c, &h))
+		return -1;
+	r->base.strings = r->strings.n;
+	r->base.frames = r->frames.n;
+	r->base.stacks = r->stacks.n;
+	r->base.threads = r->threads.n;
+	r->st.segments++;
+	return 0;
+}
+
 typedef int (*parse_fn)(struct cur *c, struct ps_sr_record *rec);
 
 static const parse_fn parsers[] = {
@@ -720,8 +750,12 @@ int ps_sr_next(struct ps_sr *r, struct ps_sr_record *rec, struct ps_errmsg *e)
 		c.type = type;
 		c.p = r->buf + r->start + hdr;
 		c.end = c.p + len;
-		if (type == PS_REC_HEADER)
-			return cu_bad(&c, "a second header", 0);
+		if (type == PS_REC_HEADER) {
+			if (sr_segment(&c))
+				return r->status;
+			r->start += hdr + len;
+			continue;
+		}
 		if (type >= sizeof(parsers) / sizeof(parsers[0]) || !parsers[type]) {
 			r->start += hdr + len;
 			r->st.skipped++;
