@@ -362,7 +362,13 @@ static int cu_bad(struct cur *c, const char *fmt, unsigned long long a)
 	return sr_fail(c->r, c->e, PS_EINVAL, msg);
 }
 
-static int cu_u(struct cur *c, uint64_t *v)
+static __attribute__((noinline)) int cu_u_bad(struct cur *c, int n)
+{
+	return cu_bad(c, n ? "bad varint" : "payload ends inside a field", 0);
+}
+
+/* Inline with its error path out of line: a sample is four of these. */
+static inline int cu_u(struct cur *c, uint64_t *v)
 {
 	int n = ps_varint_get1(c->p, (size_t)(c->end - c->p), v);
 
@@ -370,7 +376,7 @@ static int cu_u(struct cur *c, uint64_t *v)
 		c->p += n;
 		return 0;
 	}
-	return cu_bad(c, n ? "bad varint" : "payload ends inside a field", 0);
+	return cu_u_bad(c, n);
 }
 
 static int cu_u32(struct cur *c, uint32_t *v)
