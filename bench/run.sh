@@ -47,6 +47,11 @@ echo "1-minute window, one thread: $(median_ms "$build/bin/pyspy-fold" --tid 424
 echo "--info: $(median_ms "$build/bin/pyspy-index" --info "$db") ms median of 5 ($build/bin/pyspy-index --info $db)"
 rm -f "$db" "$db-wal" "$db-shm"
 echo
+pss=${TMPDIR:-/tmp}/pyspy-bench-stream.pss
+echo "== pyspy-fold and pyspy-svg on a synthetic 10 M-sample stream: $build/bench/stream $pss $build/bin"
+"$build/bench/stream" "$pss" "$build/bin"
+rm -f "$pss"
+echo
 echo "== pyspy vs py-spy and austin: bench/compare.py --bin $build/bin $*"
 scripts/install-deps.sh bench
 python3 bench/compare.py --bin "$build/bin" "$@"

@@ -33,6 +33,7 @@ struct ps_code {
 	 * again for every frame of every sample */
 	const void *ids_for;
 	uint32_t ids[3];
+	uint32_t ids_epoch;    /* ps_sw_epoch of ids_for when they were taken */
 
 	/* local variable names, loaded on demand (ps_code_varnames) */
 	int nvarnames;         /* -1 until loaded */

@@ -27,6 +27,10 @@ struct dbw {
 	char *path;
 	sqlite3_stmt *st[ST_N];
 	uint32_t n[ST_N];       /* rows written, for the tables numbered by id */
+	/* rows of earlier stream segments (format 1.1): a segment's ids are
+	 * offset by these, so that ids stay unique in the capture */
+	uint32_t base[ST_N];
+	int headers;
 	uint64_t last_us;       /* time of the last sample */
 	uint64_t samples;       /* written: the rowid of the last one */
 	int in_txn;
@@ -121,6 +125,12 @@ static int on_header(struct dbw *w, struct pcur *c, struct ps_errmsg *e)
 	size_t ls, lp;
 	char ver[48];
 	int rc;
+	if (w->headers++) {
+		/* a new segment: its tables start empty, ids at 1 */
+		for (int t = ST_STRING; t <= ST_THREAD; t++)
+			w->base[t] = w->n[t];
+		return 0;
+	}
 	if (pc_uv(c, &major) || pc_uv(c, &minor) || pc_str(c, &sampler, &ls) || pc_uv(c, &pid))
 		return ps_error(e, PS_EUSAGE, "bad header record");
 	if ((rc = put_argv(w, 0, c, e)))
@@ -157,9 +167,16 @@ static int on_string(struct dbw *w, struct pcur *c, struct ps_errmsg *e)
 	return dbw_run(w, ST_STRING, v, 2, e);
 }
 
-/* A record of k plain varints into rows of st (id first when numbered). */
+/* The capture's id of a segment's id in table t (0 stays none). */
+static int64_t seg_id(const struct dbw *w, int t, uint64_t id)
+{
+	return id ? (int64_t)(id + w->base[t]) : 0;
+}
+
+/* A record of k plain varints into rows of st (id first when numbered);
+ * ref[i] >= 0 names the table field i refers to. */
 static int on_ints(struct dbw *w, int st, int numbered, struct pcur *c, int k,
-		   struct ps_errmsg *e)
+		   const int *ref, struct ps_errmsg *e)
 {
 	int64_t v[8];
 	int n = 0;
@@ -169,10 +186,14 @@ static int on_ints(struct dbw *w, int st, int numbered, struct pcur *c, int k,
 		uint64_t x;
 		if (pc_uv(c, &x))
 			return ps_error(e, PS_EUSAGE, "bad record");
-		v[n++] = (int64_t)x;
+		v[n++] = ref[i] >= 0 ? seg_id(w, ref[i], x) : (int64_t)x;
 	}
 	return dbw_run(w, st, v, n, e);
 }
+
+static const int frame_refs[5] = { -1, ST_STRING, ST_STRING, ST_STRING, -1 };
+static const int stack_refs[2] = { ST_STACK, ST_FRAME };
+static const int thread_refs[3] = { -1, -1, ST_STRING };
 
 static int on_process(struct dbw *w, struct pcur *c, struct ps_errmsg *e)
 {
@@ -193,7 +214,8 @@ static int on_sample(struct dbw *w, struct pcur *c, struct ps_errmsg *e)
 		return ps_error(e, PS_EUSAGE, "bad sample record");
 	w->last_us += dt;
 	w->samples++;
-	int64_t v[4] = { (int64_t)w->last_us, (int64_t)thread, (int64_t)stack, (int64_t)flags };
+	int64_t v[4] = { (int64_t)w->last_us, seg_id(w, ST_THREAD, thread),
+			 seg_id(w, ST_STACK, stack), (int64_t)flags };
 	return dbw_run(w, ST_SAMPLE, v, 4, e);
 }
 
@@ -204,7 +226,7 @@ static int on_event(struct dbw *w, struct pcur *c, struct ps_errmsg *e)
 		if (pc_uv(c, &x[i]))
 			return ps_error(e, PS_EUSAGE, "bad event record");
 	int64_t v[6] = { (int64_t)x[0], (int64_t)x[1], (int64_t)x[2], (int64_t)x[3],
-			 ps_unzigzag(x[4]), (int64_t)x[5] };
+			 ps_unzigzag(x[4]), seg_id(w, ST_STRING, x[5]) };
 	return dbw_run(w, ST_EVENT, v, 6, e);
 }
 
@@ -235,9 +257,9 @@ static int dbw_record(void *ctx, uint64_t type, const uint8_t *payload, size_t l
 	}
 	case PS_REC_HEADER: return on_header(w, &c, e);
 	case PS_REC_STRING: return on_string(w, &c, e);
-	case PS_REC_FRAME: return on_ints(w, ST_FRAME, 1, &c, 5, e);
-	case PS_REC_STACK: return on_ints(w, ST_STACK, 1, &c, 2, e);
-	case PS_REC_THREAD: return on_ints(w, ST_THREAD, 1, &c, 3, e);
+	case PS_REC_FRAME: return on_ints(w, ST_FRAME, 1, &c, 5, frame_refs, e);
+	case PS_REC_STACK: return on_ints(w, ST_STACK, 1, &c, 2, stack_refs, e);
+	case PS_REC_THREAD: return on_ints(w, ST_THREAD, 1, &c, 3, thread_refs, e);
 	case PS_REC_PROCESS: return on_process(w, &c, e);
 	case PS_REC_SAMPLE: return on_sample(w, &c, e);
 	case PS_REC_EVENT: return on_event(w, &c, e);

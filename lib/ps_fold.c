@@ -14,7 +14,23 @@ struct ps_fold {
 	int several_pids;       /* and whether another came: roots by process */
 	struct ps_fold_entry *v;
 	size_t cap, n;
+	/* memo[stack id]: the entry its last sample went to, and samples
+	 * counted here since (added to the entry by settle): a sample costs
+	 * a compare and an increment in this small array, not a hash lookup
+	 * and a cache miss in v */
+	struct memo *memo;
+	size_t memo_cap;
 };
+
+struct memo {
+	uint32_t slot;          /* 1 + index in v; 0: none */
+	uint32_t root, idle;
+	uint32_t pending;
+};
+
+/* Stack ids beyond this go the slow way (the memo's memory stays below
+ * 16 MB whatever the stream). */
+#define MEMO_MAX ((size_t)1 << 20)
 
 struct ps_fold *ps_fold_new_split(const struct ps_filter *f, int split_idle)
 {
@@ -42,6 +58,7 @@ void ps_fold_free(struct ps_fold *fo)
 	if (!fo)
 		return;
 	free(fo->v);
+	free(fo->memo);
 	free(fo);
 }
 
@@ -56,10 +73,26 @@ static size_t slot_of(const struct ps_fold *fo, uint64_t root, uint32_t stack, u
 	return i;
 }
 
+/* Add the samples counted in the memo to their entries. */
+static void settle(struct ps_fold *fo)
+{
+	for (size_t i = 0; i < fo->memo_cap; i++) {
+		struct memo *m = &fo->memo[i];
+		if (m->pending) {
+			fo->v[m->slot - 1].count += m->pending;
+			m->pending = 0;
+		}
+	}
+}
+
 static int grow(struct ps_fold *fo)
 {
 	struct ps_fold_entry *old = fo->v;
 	size_t oldcap = fo->cap;
+	/* entries move: the memo's slots are void */
+	settle(fo);
+	if (fo->memo)
+		memset(fo->memo, 0, fo->memo_cap * sizeof(*fo->memo));
 	fo->v = calloc(oldcap * 2, sizeof(*fo->v));
 	if (!fo->v) {
 		fo->v = old;
@@ -71,6 +104,26 @@ static int grow(struct ps_fold *fo)
 			fo->v[slot_of(fo, old[i].root, old[i].stack, old[i].idle)] = old[i];
 	free(old);
 	return PS_OK;
+}
+
+/* Room in memo for stack id; 0 when it has none (the memo is then not
+ * used for it). */
+static int memo_fit(struct ps_fold *fo, uint32_t stack)
+{
+	if (stack < fo->memo_cap)
+		return 1;
+	if (stack >= MEMO_MAX)
+		return 0;
+	size_t cap = fo->memo_cap ? fo->memo_cap : 4096;
+	while (cap <= stack)
+		cap *= 2;
+	struct memo *m = realloc(fo->memo, cap * sizeof(*m));
+	if (!m)
+		return 0;
+	memset(m + fo->memo_cap, 0, (cap - fo->memo_cap) * sizeof(*m));
+	fo->memo = m;
+	fo->memo_cap = cap;
+	return 1;
 }
 
 int ps_fold_add(struct ps_fold *fo, const struct ps_sr *r, const struct ps_sr_sample *s)
@@ -90,6 +143,15 @@ int ps_fold_add(struct ps_fold *fo, const struct ps_sr *r, const struct ps_sr_sa
 		fo->first_pid = s->thread->pid;
 	else if (s->thread && s->thread->pid != fo->first_pid)
 		fo->several_pids = 1;
+	struct memo *m = memo_fit(fo, s->stack_id) ? &fo->memo[s->stack_id] : NULL;
+	if (m && m->slot && m->root == root && m->idle == idle && m->pending < UINT32_MAX) {
+		m->pending++;
+		return PS_OK;
+	}
+	if (m && m->pending) {
+		fo->v[m->slot - 1].count += m->pending;
+		m->pending = 0;
+	}
 	size_t i = slot_of(fo, root, s->stack_id, idle);
 	if (!fo->v[i].count) {
 		if ((fo->n + 1) * 10 > fo->cap * 7) {
@@ -102,11 +164,17 @@ int ps_fold_add(struct ps_fold *fo, const struct ps_sr *r, const struct ps_sr_sa
 		fo->n++;
 	}
 	fo->v[i].count++;
+	/* roots are thread ids or pids: 32 bits */
+	if (m && root <= UINT32_MAX) {
+		m = &fo->memo[s->stack_id]; /* grow() may have run: still in place */
+		*m = (struct memo){ (uint32_t)i + 1, (uint32_t)root, idle, 0 };
+	}
 	return PS_OK;
 }
 
-int ps_fold_each(const struct ps_fold *fo, ps_fold_each_fn fn, void *ctx)
+int ps_fold_each(struct ps_fold *fo, ps_fold_each_fn fn, void *ctx)
 {
+	settle(fo);
 	for (size_t i = 0; i < fo->cap; i++) {
 		int rc = fo->v[i].count ? fn(ctx, &fo->v[i]) : PS_OK;
 		if (rc)
@@ -225,6 +293,7 @@ static size_t merge_equal(struct ps_fold_line *v, size_t n)
 int ps_fold_lines(struct ps_fold *fo, const struct ps_sr *r, struct ps_fold_line **lines,
 		  size_t *n)
 {
+	settle(fo);
 	struct ps_fold_line *v = calloc(fo->n ? fo->n : 1, sizeof(*v));
 	const struct ps_stream_frame **frames = malloc(PS_STREAM_MAX_DEPTH * sizeof(*frames));
 	char *buf = malloc(LINE_MAX_BYTES);

@@ -37,7 +37,7 @@ struct ps_fold_entry {
 /* Call fn for every entry, in no particular order; stops at the first
  * nonzero return of fn and returns it, else PS_OK. */
 typedef int (*ps_fold_each_fn)(void *ctx, const struct ps_fold_entry *e);
-int ps_fold_each(const struct ps_fold *fo, ps_fold_each_fn fn, void *ctx);
+int ps_fold_each(struct ps_fold *fo, ps_fold_each_fn fn, void *ctx);
 
 /* Whether stacks are rooted by process: --pids, or samples of more than
  * one process were counted (--subprocesses recordings). */

@@ -10,6 +10,15 @@
 
 #define NS 1000000000ull
 
+/* The writer's tables start again (a new segment of the stream) past
+ * these: a steady program never gets there, one that keeps making new
+ * code or threads (generated functions, numbered threads) would otherwise
+ * grow the sampler by every name it ever saw (some 20 kB/s at 1 kHz on
+ * bench/workloads/churn.py) and end at the stream's table limits. A few
+ * MB of tables at most; a new segment costs its entries written again. */
+#define PS_RECORD_SEGMENT_ENTRIES (1u << 16)
+#define PS_RECORD_SEGMENT_BYTES (2u << 20)
+
 void ps_record_init(struct ps_record *r, int fd, const struct ps_record_opts *o)
 {
 	memset(r, 0, sizeof(*r));
@@ -25,7 +34,9 @@ static int open_writer(struct ps_record *r, const struct ps_proc *p, uint64_t t0
 		.rate_hz = r->opts.rate_hz, .wall_start_ns = (int64_t)ps_wall_ns(),
 		.mono_origin_ns = t0,
 	};
-	struct ps_sw_opts wo = { .level = r->opts.level, .flush_ms = 1000 };
+	struct ps_sw_opts wo = { .level = r->opts.level, .flush_ms = 1000,
+				 .segment_entries = PS_RECORD_SEGMENT_ENTRIES,
+				 .segment_bytes = PS_RECORD_SEGMENT_BYTES };
 	r->t0 = r->last_flush = t0;
 	if (r->opts.db_path)
 		return ps_db_create(r->opts.db_path, &h, &wo, &r->w, &r->err);
@@ -61,13 +72,14 @@ static int frame_id(struct ps_record *r, const struct ps_frame *f, uint32_t *id)
 	struct ps_stream_frame sf = ps_record_frame(f);
 	if (!c || !c->name)
 		return ps_sw_frame(r->w, &sf, id, &r->err);
-	if (c->ids_for != r->w) {
+	if (c->ids_for != r->w || c->ids_epoch != ps_sw_epoch(r->w)) {
 		int rc;
 		if ((rc = ps_sw_string(r->w, sf.function, &c->ids[0], &r->err)) ||
 		    (rc = ps_sw_string(r->w, sf.qualname, &c->ids[1], &r->err)) ||
 		    (rc = ps_sw_string(r->w, sf.file, &c->ids[2], &r->err)))
 			return rc;
 		c->ids_for = r->w;
+		c->ids_epoch = ps_sw_epoch(r->w);
 	}
 	return ps_sw_frame_ids(r->w, sf.kind, c->ids[0], c->ids[1], c->ids[2], sf.line, id,
 			       &r->err);
@@ -104,10 +116,41 @@ static int stack_id(struct ps_record *r, const struct ps_thread *t, uint32_t *id
 	return PS_OK;
 }
 
+/* Write the LATE counts gathered since the last LATE event, if any. */
+static int late_write(struct ps_record *r)
+{
+	struct ps_stream_event ev = { .kind = PS_STREAM_EV_LATE, .time_ns = r->late.time,
+				      .pid = r->late.pid, .count = r->late.count,
+				      .value = (int64_t)r->late.worst_us };
+	if (!r->late.count)
+		return PS_OK;
+	r->late.count = r->late.worst_us = 0;
+	return ps_sw_event(r->w, &ev, &r->err);
+}
+
+static int late_add(struct ps_record *r, uint32_t pid, uint64_t t, uint64_t count, uint64_t us)
+{
+	int rc = PS_OK;
+	if (r->late.count && r->late.pid != pid)
+		rc = late_write(r);
+	if (!r->late.count)
+		r->late.since = t;
+	r->late.pid = pid;
+	r->late.time = t;
+	r->late.count += count;
+	if (us > r->late.worst_us)
+		r->late.worst_us = us;
+	if (rc == PS_OK && t - r->late.since >= NS)
+		rc = late_write(r);
+	return rc;
+}
+
 static int rec_sample(void *ctx, struct ps_proc *p, uint64_t t, const struct ps_snapshot *s)
 {
 	struct ps_record *r = ctx;
-	int rc = PS_OK;
+	int started;
+	/* between ticks no id is held: the one place a segment may start */
+	int rc = ps_sw_segment(r->w, &started, &r->err);
 	for (size_t i = 0; rc == PS_OK && i < s->n; i++) {
 		const struct ps_thread *th = &s->threads[i];
 		unsigned flags = (th->flags & PS_THREAD_GIL ? PS_SAMPLE_GIL : 0) |
@@ -130,7 +173,10 @@ static int rec_sample(void *ctx, struct ps_proc *p, uint64_t t, const struct ps_
 	}
 	/* a second without samples (all idle, filtered) still gets a flush */
 	if (rc == PS_OK && t - r->last_flush >= NS) {
-		rc = ps_sw_flush(r->w, t, &r->err);
+		if (t - r->late.since >= NS)
+			rc = late_write(r);
+		if (rc == PS_OK)
+			rc = ps_sw_flush(r->w, t, &r->err);
 		r->last_flush = t;
 	}
 	return r->write_error = rc;
@@ -149,11 +195,10 @@ static int rec_event(void *ctx, struct ps_proc *p, uint64_t t, enum ps_event_kin
 		ev.value = PS_EREAD;
 		break;
 	case PS_EVENT_LATE:
-		ev.kind = PS_STREAM_EV_LATE;
-		ev.value = value / 1000;
 		if ((uint64_t)value > r->worst_late_ns)
 			r->worst_late_ns = (uint64_t)value;
-		break;
+		return r->write_error = late_add(r, (uint32_t)p->pid, t, count,
+						 value > 0 ? (uint64_t)value / 1000 : 0);
 	case PS_EVENT_PROCESS_START:
 		/* a descendant (--subprocesses): its command line first */
 		ev.kind = PS_STREAM_EV_PROC_START;
@@ -193,6 +238,11 @@ int ps_record_finish(struct ps_record *r, const struct ps_sampler_stats *st,
 				      .duration_ns = st->elapsed_ns };
 	struct ps_sw *w = r->w;
 	r->w = NULL;
+	if (!r->write_error) {
+		r->w = w;
+		r->write_error = late_write(r);
+		r->w = NULL;
+	}
 	if (r->write_error) {
 		ps_sw_free(w);
 		*e = r->err;

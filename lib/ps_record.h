@@ -24,6 +24,14 @@ struct ps_record {
 	uint64_t t0;
 	uint64_t last_flush;
 	uint64_t worst_late_ns;
+	/* LATE events are summed and written at most once a second: a
+	 * sampler that cannot keep up is late at every tick, and an event
+	 * per tick (absolute time, lateness in µs) cost ten times the
+	 * samples themselves */
+	struct {
+		uint64_t count, worst_us, time, since;
+		uint32_t pid;
+	} late;
 	int write_error;        /* first error of the writer */
 	struct ps_errmsg err;
 };

@@ -17,7 +17,7 @@
 #include "ps_error.h"
 
 #define PS_STREAM_MAJOR 1
-#define PS_STREAM_MINOR 0
+#define PS_STREAM_MINOR 1
 
 /* The first 8 bytes of the decompressed stream. */
 #define PS_STREAM_SIGNATURE "\x8Fpyspy\r\n"
@@ -150,6 +150,11 @@ struct ps_sw;
 struct ps_sw_opts {
 	int level;                      /* zstd level; 0 means PS_STREAM_LEVEL */
 	uint32_t flush_ms;              /* auto-flush period; 0 means 1000 */
+	/* ps_sw_segment starts a new segment once the string, frame, stack
+	 * and thread tables hold this many entries together, or their keys
+	 * this many bytes; 0: never (one segment) */
+	uint32_t segment_entries;
+	uint32_t segment_bytes;
 };
 
 /* Where compressed bytes go: return 0, or a negative ps_err code. */
@@ -195,6 +200,18 @@ int ps_sw_frame(struct ps_sw *w, const struct ps_stream_frame *f, uint32_t *id,
 int ps_sw_frame_ids(struct ps_sw *w, uint32_t kind, uint32_t function,
 		    uint32_t qualname, uint32_t file, uint32_t line, uint32_t *id,
 		    struct ps_errmsg *e);
+/* Segments (format 1.1): when opts.segment_entries was set and the
+ * tables are past it, write the HEADER again, which empties every table
+ * (strings, frames, stacks, threads): ids start again at 1, times go on.
+ * Every id returned before is then invalid, so call this only where the
+ * caller holds none (between two ticks); *started is set to 1 when it did
+ * start one. This is what bounds a long recording's writer memory: names
+ * that churn (generated code, numbered threads) are all new entries. */
+int ps_sw_segment(struct ps_sw *w, int *started, struct ps_errmsg *e);
+/* Segments started so far (0 for the first): a caller that caches ids
+ * compares it to know they are still valid. */
+uint32_t ps_sw_epoch(const struct ps_sw *w);
+
 /* The stack parent + frame (parent 0: frame is a root). */
 int ps_sw_stack(struct ps_sw *w, uint32_t parent, uint32_t frame, uint32_t *id,
 		struct ps_errmsg *e);
@@ -332,6 +349,7 @@ struct ps_sr_stats {
 	uint64_t records;               /* delivered */
 	uint64_t samples;
 	uint64_t skipped;               /* records of unknown types */
+	uint64_t segments;              /* HEADERs after the first (1.1) */
 	uint64_t raw_bytes;             /* decompressed bytes consumed */
 	uint64_t compressed_bytes;      /* read from the source */
 };

@@ -151,7 +151,12 @@ struct ps_sr {
 	struct arena arena;
 	uint64_t str_budget;       /* STR_COST of every string read */
 	struct cvec strings, frames, stacks, threads, procs;
+	/* entries of earlier segments (1.1): the current one's ids are
+	 * these plus its own */
+	struct { uint32_t strings, frames, stacks, threads; } base;
 	struct pidmap pids;
+	uint32_t pc_pid, pc_proc;  /* the last pid looked up in pids, and its process */
+	int pc_valid;              /* until the next PROCESS record */
 	struct ps_stream_header hdr;
 	uint64_t time_us;
 	const struct ps_stream_frame **path;
@@ -289,7 +294,7 @@ static int sr_need(struct ps_sr *r, size_t n, struct ps_errmsg *e)
 static int sr_varint(struct ps_sr *r, size_t *off, uint64_t *v, struct ps_errmsg *e)
 {
 	for (;;) {
-		int n = ps_varint_get(r->buf + r->start + *off, r->end - r->start - *off, v);
+		int n = ps_varint_get1(r->buf + r->start + *off, r->end - r->start - *off, v);
 		if (n > 0) {
 			*off += (size_t)n;
 			return 1;
@@ -308,9 +313,17 @@ static int sr_record(struct ps_sr *r, uint64_t *type, size_t *hdr, uint64_t *len
 		     struct ps_errmsg *e)
 {
 	char msg[PS_ERRMSG_MAX];
-	size_t off = 0;
+	const uint8_t *p = r->buf + r->start;
+	size_t off = 0, avail = r->end - r->start;
 	int rc;
 
+	/* the common case, a small record already decompressed, at once */
+	if (avail >= 2 && p[0] - 1u < 0x7F && p[1] < 0x80 && avail >= 2u + p[1]) {
+		*type = p[0];
+		*len = p[1];
+		*hdr = 2;
+		return 1;
+	}
 	*len = 0;
 	if ((rc = sr_varint(r, &off, type, e)) == 1 && (rc = sr_varint(r, &off, len, e)) == 1) {
 		if (*len > PS_STREAM_MAX_RECORD) {
@@ -349,21 +362,28 @@ static int cu_bad(struct cur *c, const char *fmt, unsigned long long a)
 	return sr_fail(c->r, c->e, PS_EINVAL, msg);
 }
 
-static int cu_u(struct cur *c, uint64_t *v)
+static __attribute__((noinline)) int cu_u_bad(struct cur *c, int n)
 {
-	int n = ps_varint_get(c->p, (size_t)(c->end - c->p), v);
+	return cu_bad(c, n ? "bad varint" : "payload ends inside a field", 0);
+}
+
+/* Inline with its error path out of line: a sample is four of these. */
+static inline int cu_u(struct cur *c, uint64_t *v)
+{
+	int n = ps_varint_get1(c->p, (size_t)(c->end - c->p), v);
 
 	if (n > 0) {
 		c->p += n;
 		return 0;
 	}
-	return cu_bad(c, n ? "bad varint" : "payload ends inside a field", 0);
+	return cu_u_bad(c, n);
 }
 
 static int cu_u32(struct cur *c, uint32_t *v)
 {
 	uint64_t x;
 
+	*v = 0; /* defined on every path, as the compiler cannot see */
 	if (cu_u(c, &x))
 		return -1;
 	if (x > UINT32_MAX)
@@ -372,17 +392,22 @@ static int cu_u32(struct cur *c, uint32_t *v)
 	return 0;
 }
 
-/* An id into a table of n entries; 0 only where optional. */
-static int cu_ref(struct cur *c, uint32_t *id, uint32_t n, int optional, const char *what)
+/* An id into a table of n entries of which the current segment defined
+ * those after base; 0 only where optional. *id becomes the reader's id:
+ * ids go on across segments, so that callers never see one reused. */
+static int cu_ref(struct cur *c, uint32_t *id, uint32_t n, uint32_t base, int optional,
+		  const char *what)
 {
 	char fmt[80];
 
 	if (cu_u32(c, id))
 		return -1;
-	if ((*id == 0 && !optional) || *id > n) {
+	if ((*id == 0 && !optional) || *id > n - base) {
 		snprintf(fmt, sizeof(fmt), "refers to undefined %s %%llu", what);
 		return cu_bad(c, fmt, *id);
 	}
+	if (*id)
+		*id += base;
 	return 0;
 }
 
@@ -462,7 +487,7 @@ static int p_string(struct cur *c, struct ps_sr_record *rec)
 	struct ps_sr *r = c->r;
 	const char **slot;
 
-	if (r->strings.n >= PS_STREAM_MAX_STRINGS)
+	if (r->strings.n - r->base.strings >= PS_STREAM_MAX_STRINGS)
 		return cu_bad(c, "more than %llu strings", PS_STREAM_MAX_STRINGS);
 	if (cu_str(c, &rec->string))
 		return -1;
@@ -476,13 +501,13 @@ static int p_string(struct cur *c, struct ps_sr_record *rec)
 static int p_frame(struct cur *c, struct ps_sr_record *rec)
 {
 	struct ps_sr *r = c->r;
-	uint32_t fn, qn, file, n = r->strings.n;
+	uint32_t fn, qn, file, n = r->strings.n, b = r->base.strings;
 	struct ps_stream_frame f, *slot;
 
-	if (r->frames.n >= PS_STREAM_MAX_FRAMES)
+	if (r->frames.n - r->base.frames >= PS_STREAM_MAX_FRAMES)
 		return cu_bad(c, "more than %llu frames", PS_STREAM_MAX_FRAMES);
-	if (cu_u32(c, &f.kind) || cu_ref(c, &fn, n, 0, "string") ||
-	    cu_ref(c, &qn, n, 1, "string") || cu_ref(c, &file, n, 1, "string") ||
+	if (cu_u32(c, &f.kind) || cu_ref(c, &fn, n, b, 0, "string") ||
+	    cu_ref(c, &qn, n, b, 1, "string") || cu_ref(c, &file, n, b, 1, "string") ||
 	    cu_u32(c, &f.line))
 		return -1;
 	f.function = sr_string(r, fn);
@@ -502,10 +527,10 @@ static int p_stack(struct cur *c, struct ps_sr_record *rec)
 	struct sr_stack *s;
 	uint32_t parent, frame, depth;
 
-	if (r->stacks.n >= PS_STREAM_MAX_STACKS)
+	if (r->stacks.n - r->base.stacks >= PS_STREAM_MAX_STACKS)
 		return cu_bad(c, "more than %llu stacks", PS_STREAM_MAX_STACKS);
-	if (cu_ref(c, &parent, r->stacks.n, 1, "stack") ||
-	    cu_ref(c, &frame, r->frames.n, 0, "frame"))
+	if (cu_ref(c, &parent, r->stacks.n, r->base.stacks, 1, "stack") ||
+	    cu_ref(c, &frame, r->frames.n, r->base.frames, 0, "frame"))
 		return -1;
 	depth = parent ? ((struct sr_stack *)cv_at(&r->stacks, parent - 1))->depth + 1 : 1;
 	if (depth > PS_STREAM_MAX_DEPTH)
@@ -525,10 +550,10 @@ static int p_thread(struct cur *c, struct ps_sr_record *rec)
 	struct ps_sr_thread t, *slot;
 	uint32_t name;
 
-	if (r->threads.n >= PS_STREAM_MAX_THREADS)
+	if (r->threads.n - r->base.threads >= PS_STREAM_MAX_THREADS)
 		return cu_bad(c, "more than %llu threads", PS_STREAM_MAX_THREADS);
 	if (cu_u32(c, &t.pid) || cu_u32(c, &t.tid) ||
-	    cu_ref(c, &name, r->strings.n, 1, "string"))
+	    cu_ref(c, &name, r->strings.n, r->base.strings, 1, "string"))
 		return -1;
 	t.name = sr_string(r, name);
 	if (!(slot = cv_push(&r->threads)))
@@ -553,6 +578,7 @@ static int p_process(struct cur *c, struct ps_sr_record *rec)
 		return sr_fail(r, c->e, PS_ENOMEM, "out of memory reading processes");
 	p.id = r->procs.n;
 	*slot = p;
+	r->pc_valid = 0;
 	rec->process = slot;
 	rec->id = p.id;
 	return 0;
@@ -579,8 +605,8 @@ static int p_sample(struct cur *c, struct ps_sr_record *rec)
 	uint64_t dt, flags;
 	uint32_t proc;
 
-	if (cu_u(c, &dt) || cu_ref(c, &s->thread_id, r->threads.n, 0, "thread") ||
-	    cu_ref(c, &s->stack_id, r->stacks.n, 1, "stack") || cu_u(c, &flags))
+	if (cu_u(c, &dt) || cu_ref(c, &s->thread_id, r->threads.n, r->base.threads, 0, "thread") ||
+	    cu_ref(c, &s->stack_id, r->stacks.n, r->base.stacks, 1, "stack") || cu_u(c, &flags))
 		return -1;
 	if (dt > UINT64_MAX / 1000 - r->time_us)
 		return cu_bad(c, "time step %llu overflows", dt);
@@ -588,7 +614,12 @@ static int p_sample(struct cur *c, struct ps_sr_record *rec)
 	s->time_ns = r->hdr.mono_origin_ns + r->time_us * 1000;
 	s->flags = (unsigned)flags;
 	s->thread = cv_at(&r->threads, s->thread_id - 1);
-	proc = pm_get(&r->pids, s->thread->pid);
+	if (!r->pc_valid || r->pc_pid != s->thread->pid) {
+		r->pc_pid = s->thread->pid;
+		r->pc_proc = pm_get(&r->pids, r->pc_pid);
+		r->pc_valid = 1;
+	}
+	proc = r->pc_proc;
 	s->process = proc ? cv_at(&r->procs, proc - 1) : NULL;
 	s->depth = s->stack_id ? ((struct sr_stack *)cv_at(&r->stacks, s->stack_id - 1))->depth : 0;
 	s->frames = r->resolve ? sr_path(r, s->stack_id) : NULL;
@@ -604,7 +635,7 @@ static int p_event(struct cur *c, struct ps_sr_record *rec)
 
 	if (cu_u32(c, &ev->kind) || cu_u(c, &us) || cu_u32(c, &ev->pid) ||
 	    cu_u(c, &ev->count) || cu_u(c, &value) ||
-	    cu_ref(c, &text, c->r->strings.n, 1, "string"))
+	    cu_ref(c, &text, c->r->strings.n, c->r->base.strings, 1, "string"))
 		return -1;
 	if (us > UINT64_MAX / 1000)
 		return cu_bad(c, "time %llu out of range", us);
@@ -663,6 +694,28 @@ static int p_end(struct cur *c, struct ps_sr_record *rec)
 	return sr_end_checked(c->r, rec, c->e);
 }
 
+/* A HEADER after the first starts a segment (1.1): the tables are empty
+ * again for the records that follow. Readers keep the entries (callers
+ * hold them) and number the new ones after them. A 1.0 stream has one
+ * segment. */
+static int sr_segment(struct cur *c)
+{
+	struct ps_sr *r = c->r;
+	struct ps_stream_header h;
+
+	if (r->hdr.minor < 1)
+		return cu_bad(c, "a second header", 0);
+	r->str_budget = 0;
+	if (p_header(c, &h))
+		return -1;
+	r->base.strings = r->strings.n;
+	r->base.frames = r->frames.n;
+	r->base.stacks = r->stacks.n;
+	r->base.threads = r->threads.n;
+	r->st.segments++;
+	return 0;
+}
+
 typedef int (*parse_fn)(struct cur *c, struct ps_sr_record *rec);
 
 static const parse_fn parsers[] = {
@@ -703,8 +756,12 @@ int ps_sr_next(struct ps_sr *r, struct ps_sr_record *rec, struct ps_errmsg *e)
 		c.type = type;
 		c.p = r->buf + r->start + hdr;
 		c.end = c.p + len;
-		if (type == PS_REC_HEADER)
-			return cu_bad(&c, "a second header", 0);
+		if (type == PS_REC_HEADER) {
+			if (sr_segment(&c))
+				return r->status;
+			r->start += hdr + len;
+			continue;
+		}
 		if (type >= sizeof(parsers) / sizeof(parsers[0]) || !parsers[type]) {
 			r->start += hdr + len;
 			r->st.skipped++;

@@ -15,6 +15,9 @@
 #define STAGE_BYTES ((size_t)64 << 10)
 /* Command lines are cut to this much so a header fits in a record. */
 #define MAX_ARGV_BYTES ((size_t)512 << 10)
+/* The compressor's history and match tables (see sw_init_zstd). */
+#define PS_SW_WINDOW_LOG 20
+#define PS_SW_TABLE_LOG 16
 
 /* ---- growable bytes ----------------------------------------------------- */
 
@@ -175,6 +178,9 @@ struct ps_sw {
 	size_t out_cap;
 	struct itab strings, frames, stacks, threads;
 	uint32_t processes;
+	struct bbuf header;     /* the HEADER payload, written again at each segment */
+	uint32_t seg_entries, seg_bytes, epoch;
+	uint64_t header_cost;   /* str_budget of the header alone */
 	uint64_t str_budget;    /* STR_COST of every string written */
 	uint64_t origin_ns, last_us, flush_ns, last_flush_ns;
 	uint64_t samples, raw, comp;
@@ -338,6 +344,10 @@ static int sw_header(struct ps_sw *w, const struct ps_stream_header *h, struct p
 	bb_uv(&w->pay, h->rate_hz);
 	bb_uv(&w->pay, ps_zigzag(h->wall_start_ns));
 	bb_uv(&w->pay, h->mono_origin_ns);
+	if (bb_reserve(&w->header, w->pay.len))
+		return ps_error(e, PS_ENOMEM, "out of memory building the header");
+	bb_put(&w->header, w->pay.p, w->pay.len);
+	w->header_cost = w->str_budget;
 	return sw_emit(w, PS_REC_HEADER, e);
 }
 
@@ -354,10 +364,17 @@ static int sw_init_zstd(struct ps_sw *w, const struct ps_sw_opts *o, struct ps_e
 	r = ZSTD_CCtx_setParameter(w->cz, ZSTD_c_compressionLevel, level);
 	if (!ZSTD_isError(r))
 		r = ZSTD_CCtx_setParameter(w->cz, ZSTD_c_checksumFlag, 1);
-	/* readers need not hold more than 8 MiB of history, whatever the level */
+	/* 1 MiB of history (readers accept up to 8) and match tables of 2^16
+	 * entries: records repeat within seconds, so a bigger window finds
+	 * nothing more (measured: 0.5 % at most on churn and 10 M-sample
+	 * streams), while the compressor's memory goes from 12.3 MB to 2.2 MB,
+	 * and the window is resident memory that fills as the stream grows */
 	if (!ZSTD_isError(r))
-		r = ZSTD_CCtx_setParameter(w->cz, ZSTD_c_windowLog,
-					   PS_STREAM_WINDOW_LOG_MAX);
+		r = ZSTD_CCtx_setParameter(w->cz, ZSTD_c_windowLog, PS_SW_WINDOW_LOG);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(w->cz, ZSTD_c_hashLog, PS_SW_TABLE_LOG);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(w->cz, ZSTD_c_chainLog, PS_SW_TABLE_LOG);
 	if (ZSTD_isError(r))
 		return ps_error(e, PS_EUSAGE, "bad zstd level %d: %s", level,
 				ZSTD_getErrorName(r));
@@ -384,6 +401,8 @@ static int sw_open(ps_sw_write_fn fn, const struct ps_sw_sink *sink, void *ctx, 
 	w->fd = fd;
 	w->origin_ns = w->last_flush_ns = h->mono_origin_ns;
 	w->flush_ns = (uint64_t)(opts && opts->flush_ms ? opts->flush_ms : 1000) * 1000000;
+	w->seg_entries = opts ? opts->segment_entries : 0;
+	w->seg_bytes = opts ? opts->segment_bytes : 0;
 	rc = sink ? 0 : sw_init_zstd(w, opts, e);
 	if (!rc && bb_reserve(&w->stage, PS_STREAM_SIGNATURE_LEN))
 		rc = ps_error(e, PS_ENOMEM, "out of memory for the stream writer");
@@ -465,6 +484,52 @@ int ps_sw_string(struct ps_sw *w, const char *s, uint32_t *id, struct ps_errmsg 
 	*id = itab_insert(&w->strings, s, n, h, 0);
 	w->str_budget += STR_COST(n);
 	return 0;
+}
+
+static void itab_clear(struct itab *t)
+{
+	itab_free(t);
+	memset(t, 0, sizeof(*t));
+}
+
+static int sw_past_budget(const struct ps_sw *w)
+{
+	uint64_t n = (uint64_t)w->strings.n + w->frames.n + w->stacks.n + w->threads.n;
+	uint64_t bytes = (uint64_t)w->strings.keys.len + w->frames.keys.len +
+			 w->stacks.keys.len + w->threads.keys.len;
+	return (w->seg_entries && n >= w->seg_entries) || (w->seg_bytes && bytes >= w->seg_bytes);
+}
+
+int ps_sw_segment(struct ps_sw *w, int *started, struct ps_errmsg *e)
+{
+	int rc;
+
+	*started = 0;
+	if (w->err)
+		return sw_broken(w, e);
+	if (!sw_past_budget(w))
+		return 0;
+	if ((rc = sw_pay(w, 0, w->header.len, e)))
+		return rc;
+	bb_put(&w->pay, w->header.p, w->header.len);
+	if ((rc = sw_emit(w, PS_REC_HEADER, e)))
+		return rc;
+	/* the tables' memory goes back, not only their entries */
+	itab_clear(&w->strings);
+	itab_clear(&w->frames);
+	itab_clear(&w->stacks);
+	itab_clear(&w->threads);
+	/* the limits count each segment's strings: its header's and those
+	 * it defines */
+	w->str_budget = w->header_cost;
+	w->epoch++;
+	*started = 1;
+	return 0;
+}
+
+uint32_t ps_sw_epoch(const struct ps_sw *w)
+{
+	return w->epoch;
 }
 
 int ps_sw_frame_ids(struct ps_sw *w, uint32_t kind, uint32_t function,
@@ -725,6 +790,7 @@ void ps_sw_free(struct ps_sw *w)
 	free(w->out);
 	free(w->stage.p);
 	free(w->pay.p);
+	free(w->header.p);
 	itab_free(&w->strings);
 	itab_free(&w->frames);
 	itab_free(&w->stacks);

@@ -281,6 +281,44 @@ static char *dump_tables(const char *path)
 	return t.p;
 }
 
+/* Two segments (format 1.1): the second HEADER empties the writer's
+ * tables and the capture offsets the segment's ids, so that a capture and
+ * a stream written alike give the same samples. */
+static void write_segments(struct ps_sw *w)
+{
+	int started;
+	gen(w, 21, 700);
+	assert_int_equal(ps_sw_segment(w, &started, NULL), 0);
+	assert_int_equal(started, 1);
+	gen(w, 22, 700);
+}
+
+static void test_segments_equal_in_stream_and_capture(void **state)
+{
+	(void)state;
+	struct ps_stream_header h = header();
+	struct ps_sw_opts o = { .segment_entries = 50 };
+	struct ps_sw *w;
+	struct ps_errmsg e = { 0 };
+	struct sink s = { 0 };
+	struct text a = { 0 }, b = { 0 };
+	struct ps_filter f = { .idle = 1 };
+	const char *path = tmp_path("segments.db");
+	assert_int_equal(ps_db_create(path, &h, &o, &w, &e), 0);
+	write_segments(w);
+	assert_int_equal(ps_sw_close(w, NULL, &e), 0);
+	assert_int_equal(ps_sw_open_cb(sink_write, &s, &h, &o, &w, NULL), 0);
+	write_segments(w);
+	assert_int_equal(ps_sw_close(w, NULL, NULL), 0);
+	assert_int_equal(db_samples(path, &f, &a), 0);
+	stream_samples(&s, &f, &b);
+	assert_int_equal(a.n, 1400);
+	assert_string_equal(a.p, b.p);
+	free(a.p);
+	free(b.p);
+	free(s.p);
+}
+
 static void test_index_of_stream_equals_direct_capture(void **state)
 {
 	(void)state;
@@ -697,6 +735,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_equals_stream),
+		cmocka_unit_test(test_segments_equal_in_stream_and_capture),
 		cmocka_unit_test(test_index_of_stream_equals_direct_capture),
 		cmocka_unit_test(test_filters_match_brute_force),
 		cmocka_unit_test(test_window_on_exact_sample_times),

@@ -126,10 +126,75 @@ static void test_threads_under_processes(void **state)
 	free(s.p);
 }
 
+
+struct tally {
+	uint64_t n[4][600][2];  /* [thread id][stack id][idle] */
+};
+
+static int tally_entry(void *ctx, const struct ps_fold_entry *e)
+{
+	struct tally *t = ctx;
+	assert_true(e->root < 4 && e->stack < 600 && e->idle < 2);
+	assert_int_equal(t->n[e->root][e->stack][e->idle], 0); /* one entry each */
+	t->n[e->root][e->stack][e->idle] = e->count;
+	return PS_OK;
+}
+
+/* Counts through the per-stack memo (samples of one stack from threads in
+ * turn, idle and not, the table growing meanwhile) equal counts kept by
+ * hand, whatever the order. */
+static void test_counts_equal_brute_force(void **state)
+{
+	static const char *const argv[] = { "python3" };
+	struct ps_stream_header h = { .sampler = "test", .pid = 42, .argc = 1, .argv = argv,
+				      .rate_hz = 100, .mono_origin_ns = T0 };
+	struct ps_filter f = { .threads = 1, .idle = 1 };
+	struct sink s = { 0 };
+	struct ps_sw *w;
+	struct ps_sr *r;
+	struct ps_sr_record rec;
+	uint32_t fr, st[600], th[3];
+	uint64_t seed = 99;
+	static struct tally want, got;
+	(void)state;
+	memset(&want, 0, sizeof(want));
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(ps_sw_open_cb(sink_write, &s, &h, NULL, &w, NULL), PS_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ps_sw_thread(w, 42, 42 + (uint32_t)i, NULL, &th[i], NULL), PS_OK);
+	st[0] = 0;
+	for (uint32_t i = 1; i < 600; i++) {
+		struct ps_stream_frame x = { "f", NULL, "a.py", i, PS_FRAME_PYTHON };
+		assert_int_equal(ps_sw_frame(w, &x, &fr, NULL), PS_OK);
+		assert_int_equal(ps_sw_stack(w, st[(i - 1) / 2], fr, &st[i], NULL), PS_OK);
+	}
+	for (int i = 0; i < 200000; i++) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		/* mostly a few hot stacks, all of them now and then */
+		uint32_t k = (uint32_t)(seed >> 20) % 3, idle = (uint32_t)(seed >> 30) % 5 == 0;
+		uint32_t sid = st[1 + (uint32_t)(seed >> 33) % (seed % 7 ? 9 : 599)];
+		assert_int_equal(ps_sw_sample(w, T0 + (uint64_t)i * 1000, th[k], sid,
+					      idle ? PS_SAMPLE_IDLE : 0, NULL), PS_OK);
+		want.n[th[k]][sid][idle]++;
+	}
+	assert_int_equal(ps_sw_close(w, NULL, NULL), PS_OK);
+	struct ps_fold *fo = ps_fold_new_split(&f, 1);
+	assert_int_equal(ps_sr_open_mem(s.p, s.len, &r, NULL), PS_OK);
+	while (ps_sr_next(r, &rec, NULL) == PS_OK)
+		if (rec.type == PS_REC_SAMPLE)
+			assert_int_equal(ps_fold_add(fo, r, &rec.sample), PS_OK);
+	assert_int_equal(ps_fold_each(fo, tally_entry, &got), PS_OK);
+	assert_memory_equal(&want, &got, sizeof(want));
+	ps_fold_free(fo);
+	ps_sr_free(r);
+	free(s.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_several_processes_root_by_process),
+		cmocka_unit_test(test_counts_equal_brute_force),
 		cmocka_unit_test(test_one_process_left_has_no_root),
 		cmocka_unit_test(test_threads_under_processes),
 	};

@@ -192,11 +192,10 @@ static void rb_rec(struct rb *b, uint64_t type, struct rb *pay)
 
 /* Signature and a header of the given version; extra trailing fields when
  * asked, as a later minor version would add. */
-static void rb_start(struct rb *b, uint64_t major, uint64_t minor, int extra)
+static void rb_header(struct rb *b, uint64_t major, uint64_t minor, int extra)
 {
 	struct rb pay = { 0 };
 
-	rb_bytes(b, PS_STREAM_SIGNATURE, PS_STREAM_SIGNATURE_LEN);
 	rb_uv(&pay, major);
 	rb_uv(&pay, minor);
 	rb_str(&pay, "handmade");
@@ -213,6 +212,12 @@ static void rb_start(struct rb *b, uint64_t major, uint64_t minor, int extra)
 	}
 	rb_rec(b, PS_REC_HEADER, &pay);
 	free(pay.p);
+}
+
+static void rb_start(struct rb *b, uint64_t major, uint64_t minor, int extra)
+{
+	rb_bytes(b, PS_STREAM_SIGNATURE, PS_STREAM_SIGNATURE_LEN);
+	rb_header(b, major, minor, extra);
 }
 
 /* string "main", frame 1, stack 1, thread 1: enough for samples */
@@ -1709,6 +1714,41 @@ static void gen_truncated(struct sink *out)
 	out->len = flushed + (out->len - flushed) / 2;
 }
 
+/* Two segments (1.1): the second HEADER empties the tables; the same
+ * thread, frames and stacks are defined again with ids from 1, and a new
+ * frame is added. Folding merges equal texts across segments. */
+static void gen_segments(struct sink *out)
+{
+	struct ps_stream_header h = test_header();
+	struct ps_sw_opts o = { .segment_entries = 4 };
+	uint32_t f[2], s, th;
+	struct ps_sw *w;
+	int started;
+
+	assert_int_equal(ps_sw_open_cb(sink_write, out, &h, &o, &w, NULL), 0);
+	for (int seg = 0; seg < 2; seg++) {
+		assert_int_equal(ps_sw_thread(w, 4242, 4242, "MainThread", &th, NULL), 0);
+		assert_int_equal(th, 1);
+		f[0] = must_frame(w, "<module>", "<module>", "app.py", 3, PS_FRAME_PYTHON);
+		f[1] = must_frame(w, "work", "work", "app.py", 7, PS_FRAME_PYTHON);
+		s = must_stack(w, f, 2);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(ps_sw_sample(w, ORIGIN + (uint64_t)(seg * 3 + i) * 10 * MS,
+						      th, s, PS_SAMPLE_GIL, NULL), 0);
+		if (seg == 1) {
+			f[1] = must_frame(w, "other", "other", "app.py", 9, PS_FRAME_PYTHON);
+			s = must_stack(w, f, 2);
+			assert_int_equal(ps_sw_sample(w, ORIGIN + 60 * MS, th, s, 0, NULL), 0);
+		}
+		if (seg == 0) {
+			assert_int_equal(ps_sw_segment(w, &started, NULL), 0);
+			assert_int_equal(started, 1);
+		}
+	}
+	assert_int_equal(ps_sw_epoch(w), 1);
+	assert_int_equal(ps_sw_close(w, NULL, NULL), 0);
+}
+
 static void gen_future(struct sink *out)
 {
 	struct rb raw = { 0 }, z = { 0 };
@@ -1733,6 +1773,7 @@ static const struct vector {
 	{ "subprocess", gen_subprocess, PS_STREAM_EOF },
 	{ "future-minor", gen_future, PS_STREAM_EOF },
 	{ "truncated", gen_truncated, PS_STREAM_TRUNCATED },
+	{ "segments", gen_segments, PS_STREAM_EOF },
 };
 #define NVECTORS (sizeof(vectors) / sizeof(vectors[0]))
 
@@ -1838,6 +1879,162 @@ static int gen_vectors(const char *dir)
 	return 0;
 }
 
+
+/* N identical ticks (the same threads in the same stacks at a steady
+ * rate) compress to a few bytes per flush: a structural bound, so that a
+ * change of the record layout or of the writer's zstd settings that
+ * costs bytes on steady workloads fails here. */
+static double identical_ticks(uint32_t nthreads, uint64_t period_us, uint32_t n)
+{
+	struct ps_stream_header h = test_header();
+	struct sink out = { 0 };
+	uint32_t f[3], s, th[8];
+	struct ps_sw *w;
+	size_t base;
+	double r;
+
+	assert_int_equal(ps_sw_open_cb(sink_write, &out, &h, NULL, &w, NULL), 0);
+	f[0] = must_frame(w, "<module>", "<module>", "loop.py", 9, PS_FRAME_PYTHON);
+	f[1] = must_frame(w, "run", "run", "loop.py", 5, PS_FRAME_PYTHON);
+	f[2] = must_frame(w, "step", "step", "loop.py", 2, PS_FRAME_PYTHON);
+	s = must_stack(w, f, 3);
+	for (uint32_t k = 0; k < nthreads; k++)
+		assert_int_equal(ps_sw_thread(w, 4242, 4242 + k, NULL, &th[k], NULL), 0);
+	base = out.len;
+	for (uint32_t i = 0; i < n; i++)
+		for (uint32_t k = 0; k < nthreads; k++)
+			assert_int_equal(ps_sw_sample(w, ORIGIN + (uint64_t)i * period_us * 1000, th[k],
+						      s, PS_SAMPLE_GIL, NULL), 0);
+	assert_int_equal(ps_sw_close(w, NULL, NULL), 0);
+	r = (double)(out.len - base) / ((double)n * nthreads);
+	free(out.p);
+	return r;
+}
+
+static void test_identical_ticks_cost_almost_nothing(void **state)
+{
+	double a, b, c;
+
+	(void)state;
+	a = identical_ticks(1, 10000, 30000);   /* 100 Hz, 5 minutes */
+	b = identical_ticks(1, 1000, 100000);   /* 1 kHz */
+	c = identical_ticks(8, 1000, 20000);    /* 8 threads at 1 kHz */
+	print_message("identical ticks, bytes/sample: 100 Hz %.4f, 1 kHz %.4f, 8 threads at 1 kHz %.4f\n",
+		      a, b, c);
+	/* about a flush's framing per second */
+	assert_true(a < 0.15);
+	assert_true(b < 0.02);
+	assert_true(c < 0.005);
+}
+
+/* ---- segments (1.1) --------------------------------------------------------- */
+
+/* A second HEADER in a 1.1 stream empties the tables: the segment's ids
+ * start at 1 again and the reader numbers them after the earlier ones. */
+static void test_segment_ids_go_on(void **state)
+{
+	struct rb raw = { 0 }, pay = { 0 };
+	struct lines l = { 0 };
+
+	(void)state;
+	rb_start(&raw, 1, 1, 0);
+	rb_basics(&raw);
+	rb_sample(&raw, 1, 1, 1);
+	rb_header(&raw, 1, 1, 0);
+	rb_basics(&raw);
+	rb_sample(&raw, 1, 1, 1);
+	rb_end(&raw, 2);
+	assert_int_equal(read_raw(&raw, &l, NULL), PS_STREAM_EOF);
+	assert_int_equal(l.n, 11);
+	assert_string_equal(l.v[4], "sample t=5000001000 thread=1(99/99) stack=1 depth=1 flags=0 leaf=main proc=0");
+	assert_string_equal(l.v[5], "string 2 main");
+	assert_string_equal(l.v[6], "frame 2 kind=0 main qn=- file=main line=3");
+	assert_string_equal(l.v[7], "stack 2 parent=0 frame=2");
+	assert_string_equal(l.v[9], "sample t=5000002000 thread=2(99/99) stack=2 depth=1 flags=0 leaf=main proc=0");
+	lines_free(&l);
+
+	/* ids of the segment before are gone */
+	raw.n = 0;
+	rb_start(&raw, 1, 1, 0);
+	rb_basics(&raw);
+	rb_header(&raw, 1, 1, 0);
+	rb_basics(&raw);
+	rb_sample(&raw, 1, 1, 2);
+	expect_raw_error(&raw, PS_EINVAL, "undefined stack 2");
+	raw.n = 0;
+	rb_start(&raw, 1, 1, 0);
+	rb_header(&raw, 1, 1, 0);
+	rb_uv(&pay, 0);
+	rb_uv(&pay, 1);
+	rb_rec(&raw, PS_REC_STACK, &pay);
+	expect_raw_error(&raw, PS_EINVAL, "undefined frame 1");
+	/* a later header still names its version first */
+	raw.n = 0;
+	rb_start(&raw, 1, 1, 0);
+	rb_header(&raw, 2, 0, 0);
+	expect_raw_error(&raw, PS_EUNSUPPORTED, "version 2.0");
+	/* 1.0 has one segment (test_corrupt_records: "a second header") */
+	raw.n = 0;
+	rb_start(&raw, 1, 0, 0);
+	rb_header(&raw, 1, 0, 0);
+	expect_raw_error(&raw, PS_EINVAL, "a second header");
+	free(raw.p);
+	free(pay.p);
+}
+
+/* The writer's budget: past it, ps_sw_segment empties the tables (ids
+ * restart, memory goes back), never before, and never without a budget. */
+static void test_writer_segments(void **state)
+{
+	struct ps_stream_header h = test_header();
+	struct ps_sw_opts o = { .segment_entries = 3 };
+	struct sink out = { 0 };
+	struct lines l = { 0 };
+	struct ps_sw *w;
+	uint32_t id, th;
+	int started;
+
+	(void)state;
+	assert_int_equal(ps_sw_open_cb(sink_write, &out, &h, &o, &w, NULL), 0);
+	assert_int_equal(ps_sw_string(w, "a", &id, NULL), 0);
+	assert_int_equal(ps_sw_string(w, "b", &id, NULL), 0);
+	assert_int_equal(ps_sw_segment(w, &started, NULL), 0);
+	assert_int_equal(started, 0);
+	assert_int_equal(ps_sw_string(w, "c", &id, NULL), 0);
+	assert_int_equal(id, 3);
+	assert_int_equal(ps_sw_segment(w, &started, NULL), 0);
+	assert_int_equal(started, 1);
+	assert_int_equal(ps_sw_epoch(w), 1);
+	assert_int_equal(ps_sw_string(w, "c", &id, NULL), 0);
+	assert_int_equal(id, 1);
+	/* an id of the segment before is refused */
+	assert_int_equal(ps_sw_frame_ids(w, 0, 2, 0, 0, 1, &id, NULL), PS_EUSAGE);
+	assert_int_equal(ps_sw_thread(w, 1, 2, "c", &th, NULL), 0);
+	assert_int_equal(th, 1);
+	assert_int_equal(ps_sw_sample(w, ORIGIN + MS, th, 0, 0, NULL), 0);
+	assert_int_equal(ps_sw_close(w, NULL, NULL), 0);
+	assert_int_equal(read_all(out.p, out.len, &l, NULL), PS_STREAM_EOF);
+	assert_int_equal(l.n, 7);
+	assert_string_equal(l.v[3], "string 4 c");
+	assert_string_equal(l.v[4], "thread 1 pid=1 tid=2 name=c");
+	lines_free(&l);
+	free(out.p);
+
+	/* no budget: one segment whatever the tables hold */
+	out = (struct sink){ 0 };
+	assert_int_equal(ps_sw_open_cb(sink_write, &out, &h, NULL, &w, NULL), 0);
+	for (int i = 0; i < 1000; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "s%d", i);
+		assert_int_equal(ps_sw_string(w, name, &id, NULL), 0);
+	}
+	assert_int_equal(ps_sw_segment(w, &started, NULL), 0);
+	assert_int_equal(started, 0);
+	assert_int_equal(ps_sw_epoch(w), 0);
+	ps_sw_free(w);
+	free(out.p);
+}
+
 /* ---- compactness ------------------------------------------------------------ */
 
 static double bytes_per_sample(const struct synth *s)
@@ -1916,6 +2113,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_vectors_fold),
 		cmocka_unit_test(test_vectors_regenerate),
 		cmocka_unit_test(test_bytes_per_sample),
+		cmocka_unit_test(test_identical_ticks_cost_almost_nothing),
+		cmocka_unit_test(test_segment_ids_go_on),
+		cmocka_unit_test(test_writer_segments),
 	};
 
 	if (argc == 3 && !strcmp(argv[1], "--gen-vectors"))
