@@ -19,6 +19,10 @@ void ps_mem_init(struct ps_mem *m, pid_t pid)
 #define PF_MAX_BYTES ((size_t)1 << 20)
 #define PF_MAX_WANT 4096          /* ranges remembered per snapshot */
 #define PF_SLACK 512              /* a range grows by this much, within its page */
+/* Ranges this close are read as one: each range costs the kernel a page
+ * walk of its own, and the bytes between them lie in the last page of one
+ * or the first of the other, both read anyway (so mapped, too). */
+#define PF_MERGE_GAP 1024
 
 struct span {
 	uint64_t addr;
@@ -62,7 +66,7 @@ static size_t plan(struct ps_mem_prefetch *pf)
 	for (size_t i = 0; i < pf->nwant; i++) {
 		struct span w = pf->want[i];
 		struct span *last = pf->nhave ? &pf->have[pf->nhave - 1] : NULL;
-		if (last && w.addr <= last->addr + last->len) {
+		if (last && w.addr <= last->addr + last->len + PF_MERGE_GAP) {
 			uint64_t end = w.addr + w.len;
 			if (end > last->addr + last->len) {
 				size_t grow = (size_t)(end - (last->addr + last->len));
