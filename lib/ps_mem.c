@@ -113,7 +113,7 @@ static size_t plan_again(struct ps_mem_prefetch *pf)
 			pf->caplast = pf->nwant;
 		}
 	}
-	if (pf->nwant <= pf->caplast) {
+	if (pf->nwant && pf->nwant <= pf->caplast) {
 		memcpy(pf->last, pf->want, bytes);
 		pf->nlast = pf->nwant;
 	}

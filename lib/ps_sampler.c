@@ -788,6 +788,12 @@ static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int c
 		l.rc = sink->start ? sink->start(sink->ctx, p, t0) : PS_OK;
 	}
 	st->started = l.rc == PS_OK;
+	/* the duration (and the rate shown) count from the first sample:
+	 * opening the output (a capture database, slow under valgrind) must
+	 * not eat the duration up; the stream's start stays stamped before */
+	t0 = next = last_status = ps_now_ns();
+	if (end)
+		end = t0 + (uint64_t)(o->duration_s * NS);
 	while (l.rc == PS_OK && !stop_signal) {
 		uint64_t now = ps_now_ns();
 		st->elapsed_ns = now - t0;

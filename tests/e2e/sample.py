@@ -541,7 +541,10 @@ def check_idle_nonblocking(out, script):
     if fa < 0.8 * total(d):
         p.append('--nonblocking: func_a in %d of %d samples, expected >= 80 %%'
                  % (fa, total(d)))
-    if fb > 0.05 * total(d):
+    # looser than the paused case: on a loaded machine a thread woken from
+    # its sleep waits runnable ('R') for a CPU, and without a pause more of
+    # those moments are caught; with no idle flags at all it would be ~1/3
+    if fb > 0.15 * total(d):
         p.append('--nonblocking: func_b (sleeping) in %d of %d samples without --idle'
                  % (fb, total(d)))
     if not fa <= ifa <= fa + max(3, 0.05 * fa):
