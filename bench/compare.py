@@ -46,7 +46,10 @@ SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
 PYENV = '/root/.pyenv/versions'
 # iterations that keep each workload busy much longer than any measurement
 FOREVER = {'deep': ['1000000'], 'flat': ['4000000000']}
-MAX_RATE = 100000   # Hz asked of every sampler when measuring its top speed
+# Hz asked of every sampler when measuring its top speed: above what any
+# sustains (pyspy reaches ~130 kHz on a flat stack with a core to itself), so
+# that none sleeps between samples, as austin -i 0 does not
+MAX_RATE = 1000000
 
 # ---------------------------------------------------------------------------
 # Small helpers
