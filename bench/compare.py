@@ -46,7 +46,10 @@ SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
 PYENV = '/root/.pyenv/versions'
 # iterations that keep each workload busy much longer than any measurement
 FOREVER = {'deep': ['1000000'], 'flat': ['4000000000']}
-MAX_RATE = 100000   # Hz asked of every sampler when measuring its top speed
+# Hz asked of every sampler when measuring its top speed: above what any
+# sustains (pyspy reaches ~130 kHz on a flat stack with a core to itself), so
+# that none sleeps between samples, as austin -i 0 does not
+MAX_RATE = 1000000
 
 # ---------------------------------------------------------------------------
 # Small helpers
@@ -354,6 +357,7 @@ def measure_rate(args, tl, versions, report):
             w = start_workload(workload_argv(python, wl))
             per = {t.name: [] for t in tl}
             cmds = {}
+            load0 = os.getloadavg()[0]
             try:
                 for r in range(args.runs):
                     for t in tl:
@@ -366,23 +370,27 @@ def measure_rate(args, tl, versions, report):
                     log('rate %s %s: run %d done' % (version, wl, r + 1))
             finally:
                 stop(w)
+            # the machine's load, which every tool shares alike (runs are
+            # interleaved) but which makes absolute figures worse
+            load = '%.1f–%.1f' % (load0, os.getloadavg()[0])
             austin_cpu = median([c for _, c in per.get('austin', [])])
             austin_rate = median([s for s, _ in per.get('austin', [])])
             for t in tl:
                 if not t.reads(version):
-                    rows.append([version, wl, t.name, 'cannot read %s' % version, '', '', '', ''])
+                    rows.append([version, wl, t.name, 'cannot read %s' % version, '', '', '',
+                                 load, ''])
                     continue
                 rate = median([s for s, _ in per[t.name]])
                 cpu = median([c for _, c in per[t.name]])
                 rows.append([version, wl, t.name, fmt(rate, '{:,.0f}'), fmt(cpu),
                              fmt(ratio(cpu, austin_cpu), '{:.3f}'),
-                             fmt(ratio(rate, austin_rate), '{:.2f}'),
+                             fmt(ratio(rate, austin_rate), '{:.2f}'), load,
                              '`%s`' % show_cmd(cmds.get(t.name, []))])
     report.table('Highest sustained rate and sampler CPU per thread-sample '
                  '(%g s attached, median of %d interleaved runs; samples/s = '
                  'thread-samples over the run\'s wall time)' % (args.seconds, args.runs),
                  ['Python', 'workload', 'sampler', 'samples/s', 'CPU µs/sample',
-                  'CPU vs austin', 'rate vs austin', 'command'], rows)
+                  'CPU vs austin', 'rate vs austin', 'load avg', 'command'], rows)
 
 
 def running_workloads(versions, names):

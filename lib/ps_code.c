@@ -339,9 +339,8 @@ int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out)
 	return PS_OK;
 }
 
-int ps_code_line(const struct ps_proc *p, const struct ps_code *c, int64_t pos)
+static int decode_line(const struct ps_proc *p, const struct ps_code *c, int ipos)
 {
-	int ipos = pos > (1 << 30) ? (1 << 30) : pos < -1 ? -1 : (int)pos;
 	if (p->major == 2)
 		return ps_lnotab_line(c->table, c->table_len, c->firstlineno, ipos, 0);
 	if (p->minor <= 9)
@@ -350,6 +349,18 @@ int ps_code_line(const struct ps_proc *p, const struct ps_code *c, int64_t pos)
 		return ps_linetable310_line(c->table, c->table_len, c->firstlineno,
 					    ipos < 0 ? -1 : ipos * 2);
 	return ps_loctable_line(c->table, c->table_len, c->firstlineno, ipos);
+}
+
+int ps_code_line(const struct ps_proc *p, struct ps_code *c, int64_t pos)
+{
+	int ipos = pos > (1 << 30) ? (1 << 30) : pos < -1 ? -1 : (int)pos;
+	unsigned slot = ((unsigned)ipos ^ (unsigned)ipos >> 3) & 7;
+	uint32_t key = (uint32_t)ipos + 2;
+	if (c->line_key[slot] != key) {
+		c->line_val[slot] = decode_line(p, c, ipos);
+		c->line_key[slot] = key;
+	}
+	return c->line_val[slot];
 }
 
 static int read_kinds(struct ps_proc *p, struct ps_code *c, size_t n)

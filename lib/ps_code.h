@@ -35,6 +35,12 @@ struct ps_code {
 	uint32_t ids[3];
 	uint32_t ids_epoch;    /* ps_sw_epoch of ids_for when they were taken */
 
+	/* lines found by ps_code_line, by position (a table is decoded from
+	 * its start: a deep stack of one function would decode it again for
+	 * every frame); key is pos + 2, 0 when empty */
+	uint32_t line_key[8];
+	int line_val[8];
+
 	/* local variable names, loaded on demand (ps_code_varnames) */
 	int nvarnames;         /* -1 until loaded */
 	char **varnames;
@@ -63,8 +69,9 @@ void ps_code_defer(struct ps_proc *p, int on);
 size_t ps_code_validate(struct ps_proc *p);
 
 /* Line of the instruction at position pos: f_lasti for <= 3.10 (bytes up
- * to 3.9, code units on 3.10), the code-unit index for 3.11+. */
-int ps_code_line(const struct ps_proc *p, const struct ps_code *c, int64_t pos);
+ * to 3.9, code units on 3.10), the code-unit index for 3.11+. Remembered
+ * in c for the positions met last. */
+int ps_code_line(const struct ps_proc *p, struct ps_code *c, int64_t pos);
 
 /* Load c->varnames / c->kinds (one read of the tuple, one per name). */
 int ps_code_varnames(struct ps_proc *p, struct ps_code *c);

@@ -19,6 +19,10 @@ void ps_mem_init(struct ps_mem *m, pid_t pid)
 #define PF_MAX_BYTES ((size_t)1 << 20)
 #define PF_MAX_WANT 4096          /* ranges remembered per snapshot */
 #define PF_SLACK 512              /* a range grows by this much, within its page */
+/* Ranges this close are read as one: each range costs the kernel a page
+ * walk of its own, and the bytes between them lie in the last page of one
+ * or the first of the other, both read anyway (so mapped, too). */
+#define PF_MERGE_GAP 1024
 
 struct span {
 	uint64_t addr;
@@ -32,6 +36,13 @@ struct ps_mem_prefetch {
 	size_t nwant, capwant;
 	struct span have[PF_MAX_SPANS]; /* prefetched now, sorted, disjoint */
 	size_t nhave;
+	/* the last plan and the ranges it was made of: a snapshot that read
+	 * the same ranges as the one before (the steady state) reuses it
+	 * instead of sorting again */
+	struct span *last;
+	size_t nlast, caplast;
+	struct span plan[PF_MAX_SPANS];
+	size_t nplan, plantotal;
 	uint8_t *data;
 	size_t datacap;
 };
@@ -40,6 +51,7 @@ void ps_mem_release(struct ps_mem *m)
 {
 	if (m->pf) {
 		free(m->pf->want);
+		free(m->pf->last);
 		free(m->pf->data);
 		free(m->pf);
 		m->pf = NULL;
@@ -62,7 +74,7 @@ static size_t plan(struct ps_mem_prefetch *pf)
 	for (size_t i = 0; i < pf->nwant; i++) {
 		struct span w = pf->want[i];
 		struct span *last = pf->nhave ? &pf->have[pf->nhave - 1] : NULL;
-		if (last && w.addr <= last->addr + last->len) {
+		if (last && w.addr <= last->addr + last->len + PF_MERGE_GAP) {
 			uint64_t end = w.addr + w.len;
 			if (end > last->addr + last->len) {
 				size_t grow = (size_t)(end - (last->addr + last->len));
@@ -84,12 +96,40 @@ static size_t plan(struct ps_mem_prefetch *pf)
 	return total;
 }
 
+/* plan(), or the last plan when the ranges wanted are those of last time. */
+static size_t plan_again(struct ps_mem_prefetch *pf)
+{
+	size_t bytes = pf->nwant * sizeof(*pf->want);
+	if (pf->nwant && pf->nwant == pf->nlast && !memcmp(pf->want, pf->last, bytes)) {
+		memcpy(pf->have, pf->plan, pf->nplan * sizeof(*pf->plan));
+		pf->nhave = pf->nplan;
+		return pf->plantotal;
+	}
+	pf->nlast = 0;
+	if (pf->nwant > pf->caplast) {
+		struct span *l = realloc(pf->last, bytes);
+		if (l) {
+			pf->last = l;
+			pf->caplast = pf->nwant;
+		}
+	}
+	if (pf->nwant && pf->nwant <= pf->caplast) {
+		memcpy(pf->last, pf->want, bytes);
+		pf->nlast = pf->nwant;
+	}
+	size_t total = plan(pf);
+	memcpy(pf->plan, pf->have, pf->nhave * sizeof(*pf->have));
+	pf->nplan = pf->nhave;
+	pf->plantotal = total;
+	return total;
+}
+
 void ps_mem_prefetch_begin(struct ps_mem *m)
 {
 	if (!m->pf && !(m->pf = calloc(1, sizeof(*m->pf))))
 		return;
 	struct ps_mem_prefetch *pf = m->pf;
-	size_t total = plan(pf);
+	size_t total = plan_again(pf);
 	pf->nwant = 0;
 	pf->active = 1;
 	if (!pf->nhave)

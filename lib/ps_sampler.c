@@ -313,21 +313,45 @@ static void count_pause(struct ps_sampler_stats *st, uint64_t ns)
 		st->pause_max_ns = ns;
 }
 
-/* One snapshot: states first (a paused thread looks stopped), then pause,
- * read, resume. Nothing returns between pause and resume. */
+/* The OS thread of the thread holding the GIL in s, or 0. */
+static pid_t gil_tid(const struct ps_snapshot *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->threads[i].flags & PS_THREAD_GIL)
+			return s->threads[i].tid;
+	return 0;
+}
+
+/* One snapshot. Pausing: states first (a paused thread looks stopped), then
+ * pause, read, resume; nothing returns between pause and resume. Not
+ * pausing, the states are read after the walk, all but the GIL holder's: it
+ * is running Python whatever its state says, so a single busy thread costs
+ * no state read at all. */
 static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct ps_snapshot *s,
 		    struct names *nm, struct ps_task_watch *tw, struct ps_pause *pz,
 		    uint64_t now, struct ps_sampler_stats *st, struct ps_errmsg *e)
 {
 	uint64_t listings = tw->listings, paused_at = 0;
-	int rc = ps_task_watch_update(tw, now);
+	unsigned flags = o->native ? PS_SNAP_NATIVE : 0;
+	int listed = 0, rc;
+	if (o->nonblocking) {
+		rc = ps_task_watch_list_due(tw, now, &listed);
+		flags |= PS_SNAP_NO_IDLE;
+	} else {
+		rc = ps_task_watch_update(tw, now);
+	}
 	st->listings += tw->listings - listings;
 	if (rc == PS_OK && !o->nonblocking) {
 		paused_at = ps_now_ns();
 		rc = ps_pause(p->pid, pz, 500, e);
 	}
 	if (rc == PS_OK) {
-		rc = ps_snapshot_take(p, s, o->native ? PS_SNAP_NATIVE : 0, &tw->list, e);
+		rc = ps_snapshot_take(p, s, flags, &tw->list, e);
+		if (rc == PS_OK && o->nonblocking) {
+			if (!listed)
+				ps_task_watch_states(tw, gil_tid(s));
+			ps_snapshot_idle(s, &tw->list);
+		}
 		if (rc == PS_OK) {
 			/* a thread the list does not have yet: its state is
 			 * guessed this time, read from the next sample on */
@@ -361,6 +385,11 @@ static void status_line(const struct ps_sampler_stats *st, int final)
 	fflush(stderr);
 }
 
+/* Below this, a wait is not worth a sleep (see wait_deadline): a sleep
+ * costs two context switches and a timer, and on a busy machine the wake-up
+ * comes tens of microseconds late. */
+#define SLEEP_MIN_NS 50000ull
+
 /* Sleep until the next deadline; account for deadlines we missed. */
 static void wait_deadline(uint64_t *next, uint64_t period, struct ps_sampler_stats *st,
 			  struct ps_sample_sink *sink, struct ps_proc *p)
@@ -375,9 +404,13 @@ static void wait_deadline(uint64_t *next, uint64_t period, struct ps_sampler_sta
 			sink->event(sink->ctx, p, now, PS_EVENT_LATE, missed, (int64_t)(now - *next));
 		*next += missed * period;
 	}
-	/* a deadline already passed is sampled at once: a sleep, however
-	 * short, costs a syscall and the timer slack on top */
-	if (ps_now_ns() >= *next)
+	/* a deadline already passed, or so close that sleeping would cost
+	 * more than it waits (a syscall, a timer, a wake-up that comes late),
+	 * is sampled at once: a sample a few microseconds early keeps the
+	 * asked rate on average (the next deadline is only further off), and
+	 * at the top rate the sampler never sleeps at all */
+	now = ps_now_ns();
+	if (now >= *next || *next - now < SLEEP_MIN_NS)
 		return;
 	struct timespec ts = { (time_t)(*next / NS), (long)(*next % NS) };
 	while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
@@ -755,6 +788,12 @@ static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int c
 		l.rc = sink->start ? sink->start(sink->ctx, p, t0) : PS_OK;
 	}
 	st->started = l.rc == PS_OK;
+	/* the duration (and the rate shown) count from the first sample:
+	 * opening the output (a capture database, slow under valgrind) must
+	 * not eat the duration up; the stream's start stays stamped before */
+	t0 = next = last_status = ps_now_ns();
+	if (end)
+		end = t0 + (uint64_t)(o->duration_s * NS);
 	while (l.rc == PS_OK && !stop_signal) {
 		uint64_t now = ps_now_ns();
 		st->elapsed_ns = now - t0;

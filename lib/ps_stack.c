@@ -377,10 +377,12 @@ static int waiting_function(const char *name)
 	return 0;
 }
 
-static void fill_idle(struct ps_snapshot *s, const struct ps_tasks *tasks)
+void ps_snapshot_idle(struct ps_snapshot *s, const struct ps_tasks *tasks)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		struct ps_thread *t = &s->threads[i];
+		if (t->flags & PS_THREAD_GIL)
+			continue; /* holding the GIL means running Python */
 		char st = t->tid ? ps_tasks_state(tasks, t->tid) : '?';
 		int idle;
 		if (st != '?')
@@ -388,8 +390,6 @@ static void fill_idle(struct ps_snapshot *s, const struct ps_tasks *tasks)
 		else
 			idle = t->nframes && t->frames[0].code->name &&
 			       waiting_function(t->frames[0].code->name);
-		if (t->flags & PS_THREAD_GIL)
-			idle = 0; /* holding the GIL means running Python */
 		if (idle)
 			t->flags |= PS_THREAD_IDLE;
 	}
@@ -560,7 +560,8 @@ int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
 		ps_tasks_release(&own);
 		return rc;
 	}
-	fill_idle(s, tasks);
+	if (!(flags & PS_SNAP_NO_IDLE))
+		ps_snapshot_idle(s, tasks);
 	if (flags & PS_SNAP_NATIVE)
 		add_native(p, s);
 	if (flags & PS_SNAP_NAMES)

@@ -60,6 +60,9 @@ enum ps_snap_flags {
 	PS_SNAP_NAMES = 1 << 0,  /* look up threading names */
 	PS_SNAP_NATIVE = 1 << 1, /* C frames too, merged with the Python ones:
 				    the target must be paused (ps_pause) */
+	PS_SNAP_NO_IDLE = 1 << 2, /* leave idle flags to the caller, who reads
+				     the states it needs after the walk and
+				     calls ps_snapshot_idle */
 };
 
 /* Walk every thread. With PS_SNAP_NATIVE each thread's native stack is
@@ -72,6 +75,11 @@ enum ps_snap_flags {
 int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
 		     const struct ps_tasks *tasks, struct ps_errmsg *e);
 void ps_snapshot_release(struct ps_snapshot *s);
+
+/* Flag the idle threads of a snapshot from thread states (what
+ * ps_snapshot_take does without PS_SNAP_NO_IDLE). A thread holding the GIL
+ * is never idle, so its state is not looked at. */
+void ps_snapshot_idle(struct ps_snapshot *s, const struct ps_tasks *tasks);
 
 /* Look up the threading names of a snapshot's threads (what PS_SNAP_NAMES
  * does; costs a walk of sys.modules, so samplers do it only when a thread

@@ -178,18 +178,32 @@ static int watch_list(struct ps_task_watch *w, uint64_t now_ns)
 	return PS_OK;
 }
 
-int ps_task_watch_update(struct ps_task_watch *w, uint64_t now_ns)
+int ps_task_watch_list_due(struct ps_task_watch *w, uint64_t now_ns, int *listed)
 {
-	if (w->stale || now_ns - w->listed_ns >= 1000000000ull)
-		return watch_list(w, now_ns);
+	*listed = w->stale || now_ns - w->listed_ns >= 1000000000ull;
+	return *listed ? watch_list(w, now_ns) : PS_OK;
+}
+
+void ps_task_watch_states(struct ps_task_watch *w, pid_t skip)
+{
 	for (size_t i = 0; i < w->list.n; i++) {
+		if (skip > 0 && w->list.tid[i] == skip)
+			continue;
 		char st = i < w->nfd && w->fd[i] >= 0 ? watch_state(w->fd[i])
 						      : ps_task_state(w->pid, w->list.tid[i]);
 		w->list.state[i] = st;
 		if (st == '?')
 			w->stale = 1; /* gone: not listed from the next update */
 	}
-	return PS_OK;
+}
+
+int ps_task_watch_update(struct ps_task_watch *w, uint64_t now_ns)
+{
+	int listed;
+	int rc = ps_task_watch_list_due(w, now_ns, &listed);
+	if (rc == PS_OK && !listed)
+		ps_task_watch_states(w, 0);
+	return rc;
 }
 
 int ps_task_watch_knows(struct ps_task_watch *w, pid_t tid)

@@ -43,6 +43,12 @@ void ps_task_watch_init(struct ps_task_watch *w, pid_t pid);
 /* Read every watched thread's state now (now_ns: monotonic). PS_ENOPROC if
  * the process is gone. */
 int ps_task_watch_update(struct ps_task_watch *w, uint64_t now_ns);
+/* The two halves of an update, for a caller that needs only some states:
+ * list the threads again (reading every state) if the list is due, saying
+ * whether it was; read every watched thread's state now but skip's (a
+ * thread whose state will not be asked; 0: none). */
+int ps_task_watch_list_due(struct ps_task_watch *w, uint64_t now_ns, int *listed);
+void ps_task_watch_states(struct ps_task_watch *w, pid_t skip);
 /* Whether tid is in the list (else mark the list stale and return 0). */
 int ps_task_watch_knows(struct ps_task_watch *w, pid_t tid);
 void ps_task_watch_release(struct ps_task_watch *w);

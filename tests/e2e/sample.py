@@ -23,6 +23,8 @@ one is reported as skipped):
            roots are "thread TID: NAME" with the target's own thread ids
   idle     func_b (sleeping) is (nearly) absent by default, present with
            --idle, as is the main thread's join
+  idle-nb  the same, recorded with --nonblocking (thread states are then
+           read after the walk, the GIL holder's skipped)
   gil      --gil keeps (nearly) only worker-a's samples
   tid      --tid TID keeps only that thread (worker-a; worker-b with --idle)
   from-to  --from 0.5 --to 1.0 keeps 20-47 % of a 1.5 s recording
@@ -95,7 +97,7 @@ VECTORS = os.path.join(ROOT, 'format', 'vectors')
 
 PID_SUBSET = ['2.7', '3.9', '3.12', '3.13', 'debian-3.11']
 LAUNCH_CASES = ('launch', 'lines', 'nolines', 'svg', 'speedscope')
-THREAD_CASES = ('threads', 'idle', 'gil', 'tid', 'from-to')
+THREAD_CASES = ('threads', 'idle', 'idle-nb', 'gil', 'tid', 'from-to')
 LAUNCH_COLS = list(LAUNCH_CASES + THREAD_CASES)
 PID_COLS = ['pid', 'nonblock', 'stats', 'pipe', 'live', 'sigint', 'sigterm', 'sigkill',
             'exit']
@@ -523,6 +525,35 @@ def check_speedscope(stream, fold_share):
 # ---------------------------------------------------------------------------
 # Per interpreter: threads and filters
 
+def check_idle_nonblocking(out, script):
+    """Problems of the idle flags in a --nonblocking recording of
+    target_threads.py: the sleeping func_b (nearly) absent by default and
+    present with --idle, the spinning func_a dominant either way."""
+    d, p = fold_ok([out])
+    idle, p2 = fold_ok(['--idle', out])
+    p += p2
+    if d is None or idle is None:
+        return p
+    fa, fb = count_with(d, 'func_a', script), count_with(d, 'func_b', script)
+    ifa, ifb = count_with(idle, 'func_a', script), count_with(idle, 'func_b', script)
+    if total(d) < 60:
+        p.append('--nonblocking: only %d samples by default in 1.5 s' % total(d))
+    if fa < 0.8 * total(d):
+        p.append('--nonblocking: func_a in %d of %d samples, expected >= 80 %%'
+                 % (fa, total(d)))
+    # looser than the paused case: on a loaded machine a thread woken from
+    # its sleep waits runnable ('R') for a CPU, and without a pause more of
+    # those moments are caught; with no idle flags at all it would be ~1/3
+    if fb > 0.15 * total(d):
+        p.append('--nonblocking: func_b (sleeping) in %d of %d samples without --idle'
+                 % (fb, total(d)))
+    if not fa <= ifa <= fa + max(3, 0.05 * fa):
+        p.append('--nonblocking: func_a: %d samples with --idle, %d without' % (ifa, fa))
+    if ifb < 0.5 * ifa:
+        p.append('--nonblocking --idle: func_b in %d samples, func_a in %d' % (ifb, ifa))
+    return p
+
+
 def test_threads(name, python):
     cols = THREAD_CASES
     target = Target(python, TARGET_THREADS, ['6'], True)
@@ -538,6 +569,10 @@ def test_threads(name, python):
         if not p:
             p += check_sampler_summary(r)
             p += target.health(0)
+        out_nb = tmp('%s-threads-nb.pss' % name)
+        r_nb = run_tool(SAMPLE, ['--pid', str(target.pid), '-d', '1.5', '--nonblocking',
+                                 '-o', out_nb], timeout=TOOL_TIMEOUT)
+        p_nb = sampler_failed(r_nb)
     finally:
         target.close()
     if p and r.rc != 0:
@@ -622,6 +657,7 @@ def test_threads(name, python):
         p.append('--idle: the main thread in join in %d samples, func_a in %d'
                  % (join, ifa))
     res['idle'] = p
+    res['idle-nb'] = p_nb or check_idle_nonblocking(out_nb, TARGET_THREADS)
 
     # gil
     p = []

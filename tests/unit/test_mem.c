@@ -408,6 +408,39 @@ static void test_prefetch_of_a_page_unmapped_since_serves_the_rest(void **state)
 	ps_mem_release(&m);
 }
 
+/* Two ranges close together on either side of a page boundary (read as one
+ * span, the bytes between them included) are served as of the begin, next
+ * to a range that ends at an unmapped page. */
+static void test_prefetch_serves_close_ranges_either_side_of_a_page_boundary(void **state)
+{
+	struct ps_mem m;
+	unsigned char out[16], *hole;
+	unsigned char *two = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *page = page_before_hole(&hole);
+
+	(void)state;
+	assert_true(two != MAP_FAILED);
+	memset(two, 1, 2 * PAGE);
+	memset(page, 2, PAGE);
+	ps_mem_init(&m, getpid());
+	for (int round = 0; round < 3; round++) {
+		ps_mem_prefetch_begin(&m);
+		two[PAGE - 600] = two[PAGE + 300] = (unsigned char)(10 + round); /* after begin */
+		assert_int_equal(ps_mem_read(&m, addr_of(two + PAGE - 600), out, 16), PS_OK);
+		assert_int_equal(out[0], round ? 10 + round - 1 : 10 + round);
+		assert_int_equal(ps_mem_read(&m, addr_of(two + PAGE + 300), out, 16), PS_OK);
+		assert_int_equal(out[0], round ? 10 + round - 1 : 10 + round);
+		assert_int_equal(ps_mem_read(&m, addr_of(hole - 16), out, 16), PS_OK);
+		ps_mem_prefetch_end(&m);
+	}
+	assert_int_equal(m.served, 6); /* rounds 2 and 3, from one call each */
+	assert_int_equal(m.reads, 3 + 2);
+	assert_int_equal(m.errors, 0);
+	munmap(two, 2 * PAGE);
+	ps_mem_release(&m);
+}
+
 /* ---- ps_mem_read_cstr ---- */
 
 static void test_cstr_ending_at_end_of_mapped_page(void **state)
@@ -589,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_readv_max_ranges_ok_one_more_usage),
 		cmocka_unit_test(test_prefetch_serves_last_snapshots_reads_fresh_with_one_call),
 		cmocka_unit_test(test_prefetch_of_a_page_unmapped_since_serves_the_rest),
+		cmocka_unit_test(test_prefetch_serves_close_ranges_either_side_of_a_page_boundary),
 		cmocka_unit_test(test_cstr_ending_at_end_of_mapped_page),
 		cmocka_unit_test(test_cstr_spanning_two_pages),
 		cmocka_unit_test(test_cstr_longer_than_cap_is_truncated),
