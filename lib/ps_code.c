@@ -318,6 +318,8 @@ int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out)
 		code_free(k);
 		return rc;
 	}
+	static uint64_t serials;
+	k->serial = ++serials;
 	k->epoch = p->epoch;
 	if (*slot) {
 		/* replace in place: the stale entry was from an older epoch, so

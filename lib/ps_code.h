@@ -15,6 +15,9 @@
 
 struct ps_code {
 	uint64_t addr;
+	uint64_t serial;       /* unique to this entry among all ever made: an
+				  entry freed and another allocated at the same
+				  place never compare equal (ps_record's memo) */
 	uint64_t epoch;        /* epoch it was last validated in */
 	/* what identifies this object: compared on revalidation */
 	uint64_t type, name_ptr, file_ptr, table_ptr;

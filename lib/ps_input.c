@@ -116,7 +116,9 @@ static int open_live(const struct ps_input_opts *o, struct ps_input *in, struct 
 				      .subprocesses = o->subprocesses };
 	struct ps_sample_sink sink = ps_record_sink(&rec);
 	int rc = ps_sampler_run(&so, o->pid, 0, &sink, &st, e);
-	if (rc == PS_OK && ps_record_finish(&rec, &st, &fe) != PS_OK)
+	/* finished on every path: it frees the writer */
+	int frc = ps_record_finish(&rec, &st, &fe);
+	if (rc == PS_OK && frc != PS_OK)
 		rc = ps_error(e, PS_EIO, "%s", fe.msg);
 	if (rc == PS_OK && lseek(fd, 0, SEEK_SET) != 0)
 		rc = ps_error(e, PS_EIO, "cannot rewind the buffer: %s", strerror(errno));

@@ -85,14 +85,68 @@ static int frame_id(struct ps_record *r, const struct ps_frame *f, uint32_t *id)
 			       &r->err);
 }
 
-/* A thread's stack as a stream stack id: frames interned root first. A
- * stack we could not read to its root (an error, or deeper than we walk)
- * hangs under a "<truncated>" marker, so that it never passes for a
- * complete one. */
-static int stack_id(struct ps_record *r, const struct ps_thread *t, uint32_t *id)
+/* A thread's last stack, root first: most samples of a thread share a long
+ * prefix with its previous one (a deep program moves at its leaves), and
+ * the stack ids of that prefix are then known without interning its
+ * frames again, which was most of the writer's cost on deep stacks. A
+ * frame is the same when its code entry (by serial: never reused) and its
+ * line are; native and marker frames end what is remembered. Slots are
+ * found by tid, one thread each: a thread that takes another's slot just
+ * interns in full that time. Bounded: MEMO_SLOTS x MEMO_DEPTH frames. */
+#define MEMO_SLOTS 256
+#define MEMO_DEPTH 256
+
+struct ps_record_memo {
+	const struct ps_sw *w;
+	uint32_t epoch, pid;
+	pid_t tid;
+	size_t n;               /* frames known, from the root */
+	struct {
+		uint64_t serial;
+		int line;
+		uint32_t stack;     /* the stack id down to this frame */
+	} f[MEMO_DEPTH];
+};
+
+/* The slot of (pid, tid), emptied when it was another thread's or from
+ * another writer or segment; NULL when memory is short (no memo then). */
+static struct ps_record_memo *memo_for(struct ps_record *r, uint32_t pid, pid_t tid)
+{
+	if (!r->memo && !(r->memo = calloc(MEMO_SLOTS, sizeof(*r->memo))))
+		return NULL;
+	struct ps_record_memo **slot = &r->memo[((uint32_t)tid * 2654435761u) >> 24];
+	if (!*slot && !(*slot = malloc(sizeof(**slot))))
+		return NULL;
+	struct ps_record_memo *m = *slot;
+	if (m->w != r->w || m->epoch != ps_sw_epoch(r->w) || m->pid != pid || m->tid != tid) {
+		m->w = r->w;
+		m->epoch = ps_sw_epoch(r->w);
+		m->pid = pid;
+		m->tid = tid;
+		m->n = 0;
+	}
+	return m;
+}
+
+static void memo_free(struct ps_record *r)
+{
+	if (!r->memo)
+		return;
+	for (size_t i = 0; i < MEMO_SLOTS; i++)
+		free(r->memo[i]);
+	free(r->memo);
+	r->memo = NULL;
+}
+
+/* A thread's stack as a stream stack id: frames interned root first, from
+ * where it parts from the thread's last stack (memo). A stack we could not
+ * read to its root (an error, or deeper than we walk) hangs under a
+ * "<truncated>" marker, so that it never passes for a complete one. */
+static int stack_id(struct ps_record *r, uint32_t pid, const struct ps_thread *t, uint32_t *id)
 {
 	uint32_t parent = 0;
-	size_t n = t->nframes;
+	size_t n = t->nframes, d = 0;
+	struct ps_record_memo *m = NULL;
 	if (t->flags & PS_THREAD_TRUNCATED) {
 		struct ps_stream_frame mark = { .function = "<truncated>", .kind = PS_FRAME_MARKER };
 		uint32_t fid;
@@ -103,14 +157,32 @@ static int stack_id(struct ps_record *r, const struct ps_thread *t, uint32_t *id
 			return rc;
 		if (n > PS_STREAM_MAX_DEPTH - 1)
 			n = PS_STREAM_MAX_DEPTH - 1; /* keep the innermost */
+	} else if (t->tid > 0) {
+		m = memo_for(r, pid, t->tid);
 	}
-	for (size_t i = n; i-- > 0;) {
+	/* d counts frames from the root: frames[n - 1 - d] */
+	for (; m && d < m->n && d < n; d++) {
+		const struct ps_frame *f = &t->frames[n - 1 - d];
+		if (!f->code || f->code->serial != m->f[d].serial || f->line != m->f[d].line)
+			break;
+		parent = m->f[d].stack;
+	}
+	if (m)
+		m->n = d;
+	for (; d < n; d++) {
+		const struct ps_frame *f = &t->frames[n - 1 - d];
 		uint32_t fid;
-		int rc = frame_id(r, &t->frames[i], &fid);
+		int rc = frame_id(r, f, &fid);
 		if (rc == PS_OK)
 			rc = ps_sw_stack(r->w, parent, fid, &parent, &r->err);
 		if (rc)
 			return rc;
+		if (m && m->n == d && d < MEMO_DEPTH && f->code && f->code->serial) {
+			m->f[d].serial = f->code->serial;
+			m->f[d].line = f->line;
+			m->f[d].stack = parent;
+			m->n = d + 1;
+		}
 	}
 	*id = parent;
 	return PS_OK;
@@ -167,7 +239,7 @@ static int rec_sample(void *ctx, struct ps_proc *p, uint64_t t, const struct ps_
 		rc = ps_sw_thread(r->w, (uint32_t)p->pid, (uint32_t)th->tid,
 				  th->name[0] ? th->name : NULL, &thread, &r->err);
 		if (rc == PS_OK)
-			rc = stack_id(r, th, &stack);
+			rc = stack_id(r, (uint32_t)p->pid, th, &stack);
 		if (rc == PS_OK)
 			rc = ps_sw_sample(r->w, t, thread, stack, flags, &r->err);
 	}
@@ -227,6 +299,7 @@ int ps_record_finish(struct ps_record *r, const struct ps_sampler_stats *st,
 		     struct ps_errmsg *e)
 {
 	if (!r->w) {
+		memo_free(r);
 		/* never started (the target could not be opened): nothing is
 		 * written, so a reader downstream fails too instead of seeing a
 		 * valid, empty recording */
@@ -236,6 +309,7 @@ int ps_record_finish(struct ps_record *r, const struct ps_sampler_stats *st,
 	}
 	struct ps_stream_totals t = { .errors = st->errors, .late = st->late,
 				      .duration_ns = st->elapsed_ns };
+	memo_free(r);
 	struct ps_sw *w = r->w;
 	r->w = NULL;
 	if (!r->write_error) {

@@ -34,6 +34,7 @@ struct ps_record {
 	} late;
 	int write_error;        /* first error of the writer */
 	struct ps_errmsg err;
+	struct ps_record_memo **memo; /* threads' last stacks (ps_record.c) */
 };
 
 /* A sink writing to fd (not closed). */

@@ -6,11 +6,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ps_code.h"
 #include "ps_record.h"
 #include "ps_stream.h"
 
@@ -92,10 +94,164 @@ static void test_late_events_summed_once_a_second(void **state)
 	close(fd);
 }
 
+/* The stacks a thread walks: a random walk in depth (past the memo's 256
+ * frames at times), lines changing at the leaf and sometimes deeper, an
+ * occasional native frame, code entries shared between threads, and one
+ * entry replaced in place by another code object (same address, new
+ * serial, other name): every sample read back must be the stack given,
+ * whatever the writer's memo of each thread's last stack reused. 300
+ * threads share 256 memo slots. */
+#define NTHREADS 300
+#define MAXD 300
+
+struct walk {
+	int depth, code[MAXD], line[MAXD], native_at;
+};
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void step(struct walk *w, uint64_t *seed, int maxd)
+{
+	int d = w->depth + (int)(rnd(seed) % 7) - 3;
+	if (rnd(seed) % 50 == 0)
+		d = (int)(rnd(seed) % (uint64_t)maxd);
+	d = d < 1 ? 1 : d > maxd ? maxd : d;
+	for (int i = w->depth; i < d; i++) {
+		w->code[i] = (int)(rnd(seed) % 4);
+		w->line[i] = 1 + (int)(rnd(seed) % 3);
+	}
+	w->depth = d;
+	w->line[d - 1] = 1 + (int)(rnd(seed) % 5);
+	if (rnd(seed) % 10 == 0) {
+		int at = (int)(rnd(seed) % (uint64_t)d);
+		w->line[at] = 1 + (int)(rnd(seed) % 5);
+	}
+	w->native_at = rnd(seed) % 20 == 0 ? (int)(rnd(seed) % (uint64_t)d) : -1;
+}
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 1099511628211ull;
+	return h;
+}
+
+/* "name:line;" root first, native frames as "symbol;" */
+static void walk_text(const struct walk *w, char names[4][8], char *out)
+{
+	out[0] = 0;
+	for (int i = 0; i < w->depth; i++) {
+		if (i == w->native_at)
+			strcat(out, "native_fn;");
+		sprintf(out + strlen(out), "%s:%d;", names[w->code[i]], w->line[i]);
+	}
+}
+
+static void test_memo_of_last_stacks_gives_the_stacks_sampled(void **state)
+{
+	(void)state;
+	static struct walk walks[NTHREADS];
+	static uint64_t want[60][NTHREADS];
+	static char text[MAXD * 16];
+	char names[4][8] = { "f0", "f1", "f2", "f3" };
+	struct ps_code codes[4];
+	struct ps_frame frames[MAXD + 1];
+	struct ps_thread th;
+	struct ps_snapshot snap = { .threads = &th, .n = 1 };
+	struct ps_proc p = fake_proc();
+	struct ps_record r;
+	struct ps_record_opts o = { .rate_hz = 100, .sampler = "test_record" };
+	struct ps_sampler_stats st = { 0 };
+	struct ps_errmsg e = { 0 };
+	uint64_t seed = 88172645463325252ull, checked = 0;
+	int fd = memfd_create("test_record", 0);
+	const int ticks = 60;
+	assert_true(fd >= 0);
+	memset(codes, 0, sizeof(codes));
+	for (int c = 0; c < 4; c++) {
+		codes[c].name = names[c];
+		codes[c].file = "app.py";
+		codes[c].serial = 1000 + (uint64_t)c;
+	}
+	ps_record_init(&r, fd, &o);
+	struct ps_sample_sink sink = ps_record_sink(&r);
+	assert_int_equal(sink.start(sink.ctx, &p, T0), 0);
+	for (int k = 0; k < ticks; k++) {
+		if (k == ticks / 2) {
+			/* the entry at codes[2] now holds another code object */
+			strcpy(names[2], "g2");
+			codes[2].serial = 2000;
+			codes[2].ids_for = NULL;
+		}
+		for (int t = 0; t < NTHREADS; t++) {
+			struct walk *w = &walks[t];
+			step(w, &seed, t == 0 ? MAXD : 40);
+			size_t n = 0;
+			/* innermost first */
+			for (int i = w->depth; i-- > 0;) {
+				frames[n++] = (struct ps_frame){ .code = &codes[w->code[i]],
+								 .line = w->line[i] };
+				if (i == w->native_at)
+					frames[n++] = (struct ps_frame){ .symbol = "native_fn",
+									 .object = "lib.so" };
+			}
+			memset(&th, 0, sizeof(th));
+			th.tid = 100 + t;
+			th.frames = frames;
+			th.nframes = n;
+			assert_int_equal(sink.sample(sink.ctx, &p, T0 + (uint64_t)k * 10 * MS, &snap), 0);
+			walk_text(w, names, text);
+			want[k][t] = hash(text);
+		}
+	}
+	assert_int_equal(ps_record_finish(&r, &st, &e), 0);
+
+	/* every sample, in the order given (ticks, then threads) */
+	struct ps_sr *rd;
+	struct ps_sr_record rec;
+	int rc;
+	uint64_t samples = 0;
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(ps_sr_open_fd(fd, &rd, NULL), 0);
+	while ((rc = ps_sr_next(rd, &rec, NULL)) == PS_OK) {
+		if (rec.type != PS_REC_SAMPLE)
+			continue;
+		uint64_t k = samples++ / NTHREADS;
+		char *got = text;
+		got[0] = 0;
+		for (uint32_t i = 0; i < rec.sample.depth; i++) {
+			const struct ps_stream_frame *f = rec.sample.frames[i];
+			if (f->kind == PS_FRAME_NATIVE)
+				sprintf(got + strlen(got), "%s;", f->function);
+			else
+				sprintf(got + strlen(got), "%s:%u;", f->function, f->line);
+		}
+		int t = (int)rec.sample.thread->tid - 100;
+		assert_in_range(t, 0, NTHREADS - 1);
+		assert_in_range(k, 0, (uint64_t)ticks - 1);
+		if (hash(got) != want[k][t])
+			fail_msg("tick %d thread %d: read back %s", (int)k, t, got);
+		checked++;
+	}
+	assert_int_equal(rc, PS_STREAM_EOF);
+	assert_int_equal(samples, (uint64_t)ticks * NTHREADS);
+	assert_int_equal(checked, (uint64_t)ticks * NTHREADS);
+	ps_sr_free(rd);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_late_events_summed_once_a_second),
+		cmocka_unit_test(test_memo_of_last_stacks_gives_the_stacks_sampled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
