@@ -313,6 +313,56 @@ static void count_pause(struct ps_sampler_stats *st, uint64_t ns)
 		st->pause_max_ns = ns;
 }
 
+/* Stopping one thread at a time (see each_thread): how long the longest
+ * stop of this snapshot lasted. */
+struct each_stop {
+	struct ps_pause *pz;
+	uint64_t since, longest;
+};
+
+static int each_stop(void *ctx, pid_t tid)
+{
+	struct each_stop *es = ctx;
+	es->since = ps_now_ns();
+	return ps_pause_thread(es->pz, tid, 100);
+}
+
+static void each_go(void *ctx, pid_t tid)
+{
+	struct each_stop *es = ctx;
+	(void)tid;
+	ps_release_threads(es->pz);
+	uint64_t ns = ps_now_ns() - es->since;
+	if (ns > es->longest)
+		es->longest = ns;
+}
+
+/* Whether to stop the threads one at a time rather than all together:
+ * stopping a thread costs a few syscalls (tens of us on a busy machine),
+ * so beyond PS_PAUSE_ALL_MAX threads a whole-process pause would stall
+ * the target for milliseconds every sample. The tids must be known
+ * before the walk (3.11+, or calibrated by an earlier snapshot). */
+static int each_thread(const struct ps_proc *p, const struct ps_task_watch *tw)
+{
+	return tw->list.n > PS_PAUSE_ALL_MAX &&
+	       (p->lay.tstate_native_thread_id >= 0 || p->pthread_tid_offset >= 0);
+}
+
+/* The snapshot with each thread stopped only while it is read. */
+static int snapshot_each(struct ps_proc *p, const struct ps_sampler_opts *o, struct ps_snapshot *s,
+			 struct ps_task_watch *tw, struct ps_pause *pz, struct ps_sampler_stats *st,
+			 struct ps_errmsg *e)
+{
+	struct each_stop es = { .pz = pz };
+	struct ps_thread_stopper stop = { &es, each_stop, each_go };
+	ps_pause_begin(p->pid, pz);
+	int rc = ps_snapshot_take_each(p, s, o->native ? PS_SNAP_NATIVE : 0, &tw->list, &stop, e);
+	ps_resume(pz);
+	st->paused_each++;
+	count_pause(st, es.longest);
+	return rc;
+}
+
 /* One snapshot: states first (a paused thread looks stopped), then pause,
  * read, resume. Nothing returns between pause and resume. */
 static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct ps_snapshot *s,
@@ -320,14 +370,19 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 		    uint64_t now, struct ps_sampler_stats *st, struct ps_errmsg *e)
 {
 	uint64_t listings = tw->listings, paused_at = 0;
-	int rc = ps_task_watch_update(tw, now);
+	int rc = ps_task_watch_update(tw, now), each = 0;
 	st->listings += tw->listings - listings;
 	if (rc == PS_OK && !o->nonblocking) {
+		each = each_thread(p, tw);
 		paused_at = ps_now_ns();
-		rc = ps_pause(p->pid, pz, 500, e);
+		if (!each)
+			rc = ps_pause(p->pid, pz, 500, e);
 	}
 	if (rc == PS_OK) {
-		rc = ps_snapshot_take(p, s, o->native ? PS_SNAP_NATIVE : 0, &tw->list, e);
+		if (each)
+			rc = snapshot_each(p, o, s, tw, pz, st, e);
+		else
+			rc = ps_snapshot_take(p, s, o->native ? PS_SNAP_NATIVE : 0, &tw->list, e);
 		if (rc == PS_OK) {
 			/* a thread the list does not have yet: its state is
 			 * guessed this time, read from the next sample on */
@@ -342,7 +397,7 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 			}
 		}
 		ps_resume(pz);
-		if (paused_at)
+		if (paused_at && !each)
 			count_pause(st, ps_now_ns() - paused_at);
 	}
 	return rc;

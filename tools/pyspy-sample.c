@@ -176,6 +176,10 @@ static void cost(const struct ps_sampler_stats *st)
 	if (st->paused)
 		fprintf(stderr, "; paused per sample: median %.1f us, max %.1f us",
 			(double)ps_pause_median_ns(st) / 1e3, (double)st->pause_max_ns / 1e3);
+	if (st->paused_each)
+		fprintf(stderr, " (%llu of %llu samples thread by thread: the longest stop of "
+			"one thread)", (unsigned long long)st->paused_each,
+			(unsigned long long)st->paused);
 	fputc('\n', stderr);
 }
 
