@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ps_names.h"
 #include "ps_ptree.h"
 #include "ps_tasks.h"
 
@@ -179,103 +180,6 @@ static int open_target(const struct ps_sampler_opts *o, pid_t pid, int child,
 	}
 }
 
-/* Thread names by thread id and OS tid, per process. Looking names up walks
- * sys.modules, so it is done only when a thread we have not named appears,
- * and every few seconds (a thread may be renamed); other snapshots take
- * names from here. The key has the tid too: glibc reuses a finished
- * thread's pthread_t for the next thread, which must not inherit its name. */
-#define NAMES_MAX 4096
-#define NAMES_REFRESH_NS (5 * NS)
-
-typedef char thread_name[sizeof(((struct ps_thread *)0)->name)];
-
-struct names {
-	uint64_t *id;           /* thread_id << 32 ^ tid: see names_key */
-	thread_name *name;
-	size_t n, cap;
-	uint64_t refreshed;
-	int any;                /* the last look-up named some thread */
-};
-
-static void names_release(struct names *nm)
-{
-	free(nm->id);
-	free(nm->name);
-	memset(nm, 0, sizeof(*nm));
-}
-
-static uint64_t names_key(const struct ps_thread *t)
-{
-	return t->thread_id << 32 ^ t->thread_id >> 32 ^ (uint64_t)(uint32_t)t->tid;
-}
-
-/* The name of thread t, the i-th of its snapshot: threads keep their order
- * from one snapshot to the next, so position i is tried first (a process
- * with a thousand threads would otherwise cost a million compares). */
-static const char *names_get(const struct names *nm, const struct ps_thread *t, size_t i)
-{
-	uint64_t key = names_key(t);
-	if (i < nm->n && nm->id[i] == key)
-		return nm->name[i];
-	for (size_t j = 0; j < nm->n; j++)
-		if (nm->id[j] == key)
-			return nm->name[j];
-	return NULL;
-}
-
-/* Whether to look names up now: a thread we have not seen; a thread
- * still without a name ten times a second (threading may not have been
- * imported yet when we first saw it, and a new thread enters
- * threading._active only once it runs: short-lived threads would otherwise
- * never be named); everything every few seconds (renames). */
-static int names_due(const struct names *nm, const struct ps_snapshot *s, uint64_t now)
-{
-	uint64_t age = now - nm->refreshed;
-	for (size_t i = 0; i < s->n; i++) {
-		const char *n = names_get(nm, &s->threads[i], i);
-		/* nothing named at all: threading is not imported (a
-		 * look-up walks sys.modules: not ten times a second) */
-		if (!n || (!n[0] && age >= (nm->any ? NS / 10 : NS)))
-			return 1;
-	}
-	return age >= NAMES_REFRESH_NS;
-}
-
-/* Remember the names just looked up (forgetting threads that are gone).
- * Out of memory, names are simply looked up again next time. */
-static void names_store(struct names *nm, const struct ps_snapshot *s, uint64_t now)
-{
-	size_t want = s->n < NAMES_MAX ? s->n : NAMES_MAX;
-	if (want > nm->cap) {
-		uint64_t *id = realloc(nm->id, want * sizeof(*id));
-		if (id)
-			nm->id = id;
-		thread_name *name = realloc(nm->name, want * sizeof(*name));
-		if (name)
-			nm->name = name;
-		if (id && name)
-			nm->cap = want;
-	}
-	nm->n = 0;
-	nm->any = 0;
-	for (size_t i = 0; i < s->n; i++)
-		nm->any |= s->threads[i].name[0] != '\0';
-	for (size_t i = 0; i < s->n && nm->n < nm->cap; i++) {
-		nm->id[nm->n] = names_key(&s->threads[i]);
-		memcpy(nm->name[nm->n++], s->threads[i].name, sizeof(s->threads[i].name));
-	}
-	nm->refreshed = now;
-}
-
-static void names_fill(const struct names *nm, struct ps_snapshot *s)
-{
-	for (size_t i = 0; i < s->n; i++) {
-		const char *n = names_get(nm, &s->threads[i], i);
-		if (n)
-			memcpy(s->threads[i].name, n, sizeof(s->threads[i].name));
-	}
-}
-
 unsigned ps_pause_bucket(uint64_t ns)
 {
 	if (ns < 8)
@@ -366,7 +270,7 @@ static int snapshot_each(struct ps_proc *p, const struct ps_sampler_opts *o, str
 /* One snapshot: states first (a paused thread looks stopped), then pause,
  * read, resume. Nothing returns between pause and resume. */
 static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct ps_snapshot *s,
-		    struct names *nm, struct ps_task_watch *tw, struct ps_pause *pz,
+		    struct ps_names *nm, struct ps_task_watch *tw, struct ps_pause *pz,
 		    uint64_t now, struct ps_sampler_stats *st, struct ps_errmsg *e)
 {
 	uint64_t listings = tw->listings, paused_at = 0;
@@ -389,11 +293,11 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 			for (size_t i = 0; i < s->n; i++)
 				if (s->threads[i].tid > 0)
 					ps_task_watch_knows(tw, s->threads[i].tid);
-			if (names_due(nm, s, now)) {
+			if (ps_names_due(nm, s, now)) {
 				ps_snapshot_names(p, s);
-				names_store(nm, s, now);
+				ps_names_store(nm, s, now);
 			} else {
-				names_fill(nm, s);
+				ps_names_fill(nm, s);
 			}
 		}
 		ps_resume(pz);
@@ -459,7 +363,7 @@ struct member {
 	uint64_t since;         /* found, or seen to exec: retries count from here */
 	uint64_t next_try;
 	int ignored;            /* not python: looked at again only if it execs */
-	struct names nm;
+	struct ps_names nm;
 	struct ps_task_watch tw;   /* its threads' states, kept open */
 	struct ps_pause pz;        /* kept: it knows whether we are the parent */
 	uint64_t pending_errors;   /* counted, not yet reported to the sink */
@@ -474,8 +378,15 @@ struct procset {
 	int root_alive;
 };
 
+/* Processes followed at most (the target and its descendants): a program
+ * that forks for ever keeps the set, and what each member holds, bounded;
+ * descendants beyond it are not sampled. */
+#define MAX_PROCESSES 1024
+
 static int set_add(struct procset *ps, pid_t pid, const struct ps_pstat *id, uint64_t now)
 {
+	if (ps->n >= MAX_PROCESSES)
+		return PS_ENOMEM;
 	if (ps->n == ps->cap) {
 		size_t nc = ps->cap ? ps->cap * 2 : 8;
 		struct member *nm = realloc(ps->m, nc * sizeof(*nm));
@@ -499,7 +410,7 @@ static void set_drop(struct procset *ps, size_t i, struct ps_sample_sink *sink, 
 		sink->event(sink->ctx, m->p, now, PS_EVENT_PROCESS_EXIT, 1, -1);
 	}
 	ps_proc_free(m->p);
-	names_release(&m->nm);
+	ps_names_release(&m->nm);
 	ps_task_watch_release(&m->tw);
 	ps->m[i] = ps->m[--ps->n];
 }
@@ -530,7 +441,7 @@ static void member_reset(struct member *m, uint64_t now)
 {
 	ps_proc_free(m->p);
 	m->p = NULL;
-	names_release(&m->nm);
+	ps_names_release(&m->nm);
 	ps_task_watch_release(&m->tw);
 	ps_task_watch_init(&m->tw, m->pid);
 	ps_pstat_read(m->pid, &m->id);
@@ -615,7 +526,7 @@ static void set_release(struct procset *ps, struct ps_sample_sink *sink)
 	while (ps->n > 1)
 		set_drop(ps, ps->n - 1, sink, now);
 	if (ps->n) {
-		names_release(&ps->m[0].nm);
+		ps_names_release(&ps->m[0].nm);
 		ps_task_watch_release(&ps->m[0].tw);
 	}
 	free(ps->m);
@@ -823,6 +734,13 @@ static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int c
 		wait_deadline(&next, period, st, sink, p);
 	}
 	report_errors(&l, ps_now_ns(), 1);
+	if (l.set.n && l.set.m[0].p) {
+		size_t entries, bytes;
+		ps_code_cache_stats(l.set.m[0].p->codes, &entries, &bytes);
+		st->code_entries = entries;
+		st->code_bytes = bytes;
+		st->code_evicted = ps_code_cache_evicted(l.set.m[0].p->codes);
+	}
 	set_release(&l.set, sink);
 	if (l.statfd >= 0)
 		close(l.statfd);

@@ -76,6 +76,9 @@ struct ps_sampler_stats {
 				   stopped in that snapshot ... */
 	uint64_t pause_max_ns;  /* ... the longest ... */
 	uint64_t pause_hist[PS_PAUSE_BUCKETS]; /* ... and their durations: see ps_pause_bucket */
+	/* the target's code cache at the end: entries, bytes, and entries
+	 * dropped on the way to stay within its bounds (ps_code.h) */
+	uint64_t code_entries, code_bytes, code_evicted;
 };
 
 /* Pause durations are counted in buckets 1/8 of a power of two wide (12 %

@@ -194,11 +194,12 @@ def test_many_threads(python, n=1000):
         t.proc.wait(timeout=30)
         with open(report) as fh:
             rep = json.load(fh)
-        paused = [x.strip() for x in r.err.split(';') if 'paused per sample' in x]
+        paused = [x.strip() for x in r.err.replace('\n', ';').split(';')
+                  if 'paused per sample' in x or 'thread by thread' in x]
         note = ('NOTE many threads (%s, %d threads, 100 Hz blocking, 2 s): target wake-ups '
                 'late by up to %.1f ms (p99 %.1f ms, %d of %d over 10 ms); sampler: %s'
                 % (python, n, rep['max_ms'], rep['p99_ms'], rep['over_10ms'], rep['ticks'],
-                   short(paused[0], 200) if paused else 'no pause figures'))
+                   short('; '.join(paused), 300) if paused else 'no pause figures'))
         # a behaviour bound, not a speed figure: a sample must not freeze
         # the process for anything like a second
         if rep['max_ms'] > 2000:
