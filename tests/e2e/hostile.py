@@ -168,15 +168,17 @@ def test_kill_storm_many(python, n=100, kills=10):
 
 
 # The stall a 1,000-thread target may see in blocking mode at the 99th
-# percentile of its 1 ms wake-ups. Pausing the whole process gave 25-40 ms
-# (every thread seized, interrupted, waited for and detached inside the
-# pause); one thread at a time gives well under 1 ms on a quiet machine.
+# percentile of its 1 ms wake-ups, beyond what the machine's own load
+# causes (measured by the target for a second before it is sampled).
+# Pausing the whole process gave 25-40 ms (every thread seized,
+# interrupted, waited for and detached inside the pause); one thread at a
+# time gives about 1 ms on a quiet machine.
 MANY_P99_MS = 5.0
 
 
 def test_many_threads(python, n=1000):
     ready, report = tmp('many.ready'), tmp('many.json')
-    t = Target([python, TARGET_MANY, str(n), '3', ready, report], ready)
+    t = Target([python, TARGET_MANY, str(n), '3', ready, report, '1'], ready)
     p, note = [], None
     try:
         t.wait(60)
@@ -197,16 +199,19 @@ def test_many_threads(python, n=1000):
         paused = [x.strip() for x in r.err.replace('\n', ';').split(';')
                   if 'paused per sample' in x or 'thread by thread' in x]
         note = ('NOTE many threads (%s, %d threads, 100 Hz blocking, 2 s): target wake-ups '
-                'late by up to %.1f ms (p99 %.1f ms, %d of %d over 10 ms); sampler: %s'
+                'late by up to %.1f ms (p99 %.1f ms, %d of %d over 10 ms; unsampled just '
+                'before: p99 %.1f ms, max %.1f ms); sampler: %s'
                 % (python, n, rep['max_ms'], rep['p99_ms'], rep['over_10ms'], rep['ticks'],
+                   rep['base_p99_ms'], rep['base_max_ms'],
                    short('; '.join(paused), 300) if paused else 'no pause figures'))
         # a behaviour bound, not a speed figure: a sample must not freeze
         # the process for anything like a second
         if rep['max_ms'] > 2000:
             p.append('target stalled %.0f ms at once' % rep['max_ms'])
-        if rep['p99_ms'] > MANY_P99_MS:
-            p.append('target wake-ups late by %.1f ms at p99 (bound %.0f ms)'
-                     % (rep['p99_ms'], MANY_P99_MS))
+        if rep['p99_ms'] > MANY_P99_MS + rep['base_p99_ms']:
+            p.append('target wake-ups late by %.1f ms at p99 (bound %.0f ms beyond the '
+                     '%.1f ms it saw unsampled)'
+                     % (rep['p99_ms'], MANY_P99_MS, rep['base_p99_ms']))
         if 'thread by thread' not in r.err:
             p.append('the sampler did not stop one thread at a time: %s' % short(r.err, 300))
     except (common.TargetError, OSError, ValueError, subprocess.TimeoutExpired) as e:
