@@ -633,7 +633,10 @@ static int read_thread_stopped(struct ps_proc *p, struct ps_snapshot *s, uint64_
 		rc = read_thread(p, s, ts_addr, next, &added);
 	if (rc == PS_OK && added) {
 		struct ps_thread *t = &s->threads[s->n - 1];
-		t->tid = tid;
+		/* 3.11+ read it again now (a state reused for another thread
+		 * since says so); before, the tid came from struct pthread */
+		if (p->lay.tstate_native_thread_id < 0)
+			t->tid = tid;
 		if (t->tstate == holder)
 			t->flags |= PS_THREAD_GIL;
 		if (flags & PS_SNAP_NATIVE)
