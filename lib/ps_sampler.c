@@ -246,10 +246,19 @@ static void each_go(void *ctx, pid_t tid)
  * so beyond PS_PAUSE_ALL_MAX threads a whole-process pause would stall
  * the target for milliseconds every sample. The tids must be known
  * before the walk (3.11+, or calibrated by an earlier snapshot). */
-static int each_thread(const struct ps_proc *p, const struct ps_task_watch *tw)
+static int each_thread(struct ps_proc *p, const struct ps_task_watch *tw)
 {
-	return tw->list.n > PS_PAUSE_ALL_MAX &&
-	       (p->lay.tstate_native_thread_id >= 0 || p->pthread_tid_offset >= 0);
+	if (tw->list.n <= PS_PAUSE_ALL_MAX)
+		return 0;
+	if (p->lay.tstate_native_thread_id < 0 && p->pthread_tid_offset < 0) {
+		/* before 3.11 a snapshot learns where glibc keeps the tid; it
+		 * needs no pause (those fields do not change), so the target
+		 * is not paused whole for it either */
+		struct ps_snapshot s;
+		if (ps_snapshot_take(p, &s, 0, &tw->list, NULL) == PS_OK)
+			ps_snapshot_release(&s);
+	}
+	return p->lay.tstate_native_thread_id >= 0 || p->pthread_tid_offset >= 0;
 }
 
 /* The snapshot with each thread stopped only while it is read. */
