@@ -6,8 +6,13 @@
 #include "ps_lines.h"
 #include "ps_pyobj.h"
 
-#define MAX_ENTRIES 65536
-#define MAX_BYTES ((size_t)64 << 20)
+/* The cache's bounds. A program that compiles code forever (exec in a
+ * loop, templates) shows a new code object every few samples; beyond
+ * either bound, entries not used for KEEP_EPOCHS snapshots are dropped
+ * (and everything, if that is not enough). */
+#define MAX_ENTRIES 16384
+#define MAX_BYTES ((size_t)16 << 20)
+#define KEEP_EPOCHS 64
 #define MAX_TABLE ((size_t)1 << 20)
 #define MAX_NAME_CHARS 1024
 #define MAX_VARNAMES 4096
@@ -17,6 +22,8 @@
 struct ps_code_cache {
 	struct ps_code **slot;
 	size_t cap, n, bytes;
+	size_t max_entries, max_bytes; /* see ps_code_cache_limit */
+	uint64_t evicted;
 	/* deferred validation (ps_code_defer): entries used this epoch and not
 	 * read yet, and room for their headers */
 	int defer;
@@ -31,6 +38,8 @@ struct ps_code_cache *ps_code_cache_new(void)
 	if (!c)
 		return NULL;
 	c->cap = 1024;
+	c->max_entries = MAX_ENTRIES;
+	c->max_bytes = MAX_BYTES;
 	c->slot = calloc(c->cap, sizeof(*c->slot));
 	if (!c->slot) {
 		free(c);
@@ -80,12 +89,69 @@ void ps_code_cache_stats(const struct ps_code_cache *c, size_t *entries, size_t 
 	*bytes = c->bytes;
 }
 
+uint64_t ps_code_cache_evicted(const struct ps_code_cache *c)
+{
+	return c->evicted;
+}
+
+void ps_code_cache_limit(struct ps_code_cache *c, size_t entries, size_t bytes)
+{
+	c->max_entries = entries;
+	c->max_bytes = bytes;
+}
+
+static size_t code_bytes(const struct ps_code *k);
+static struct ps_code **find_slot(struct ps_code_cache *c, uint64_t addr);
+
+static int over(const struct ps_code_cache *c)
+{
+	return c->n > c->max_entries || c->bytes > c->max_bytes;
+}
+
+/* Drop the entries not used since epoch - KEEP_EPOCHS (and those found
+ * stale), keeping the others in place: the table is refilled from the
+ * survivors. Everything goes when that is not enough, or out of memory. */
+static void cache_evict(struct ps_code_cache *c, uint64_t epoch)
+{
+	struct ps_code **keep = malloc((c->n ? c->n : 1) * sizeof(*keep));
+	size_t nk = 0, before = c->n;
+	if (!keep) {
+		cache_clear(c);
+		c->evicted += before;
+		return;
+	}
+	for (size_t i = 0; i < c->cap; i++) {
+		struct ps_code *k = c->slot[i];
+		c->slot[i] = NULL;
+		if (!k)
+			continue;
+		if (k->epoch && k->epoch + KEEP_EPOCHS >= epoch) {
+			keep[nk++] = k;
+		} else {
+			c->bytes -= code_bytes(k);
+			code_free(k);
+		}
+	}
+	c->n = nk;
+	for (size_t i = 0; i < nk; i++)
+		*find_slot(c, keep[i]->addr) = keep[i];
+	free(keep);
+	if (over(c))
+		cache_clear(c);
+	c->evicted += before - c->n;
+}
+
+void ps_code_cache_trim(struct ps_code_cache *c, uint64_t epoch)
+{
+	c->npending = 0;
+	if (over(c))
+		cache_evict(c, epoch);
+}
+
 void ps_code_cache_begin(struct ps_proc *p)
 {
 	p->epoch++;
-	p->codes->npending = 0;
-	if (p->codes->n > MAX_ENTRIES || p->codes->bytes > MAX_BYTES)
-		cache_clear(p->codes);
+	ps_code_cache_trim(p->codes, p->epoch);
 }
 
 void ps_code_defer(struct ps_proc *p, int on)
@@ -318,9 +384,21 @@ int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out)
 		code_free(k);
 		return rc;
 	}
+	k->epoch = p->epoch;
+	rc = ps_code_cache_add(c, k);
+	if (rc) {
+		code_free(k);
+		return rc;
+	}
+	*out = k;
+	return PS_OK;
+}
+
+int ps_code_cache_add(struct ps_code_cache *c, struct ps_code *k)
+{
 	static uint64_t serials;
 	k->serial = ++serials;
-	k->epoch = p->epoch;
+	struct ps_code **slot = find_slot(c, k->addr);
 	if (*slot) {
 		/* replace in place: the stale entry was from an older epoch, so
 		 * nothing in this snapshot points at it */
@@ -328,16 +406,13 @@ int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out)
 		code_free(*slot);
 		c->n--;
 	} else if ((c->n + 1) * 10 > c->cap * 7) {
-		if (grow(c)) {
-			code_free(k);
+		if (grow(c))
 			return PS_ENOMEM;
-		}
-		slot = find_slot(c, addr);
+		slot = find_slot(c, k->addr);
 	}
 	*slot = k;
 	c->n++;
 	c->bytes += code_bytes(k);
-	*out = k;
 	return PS_OK;
 }
 

@@ -81,5 +81,19 @@ int ps_code_varnames(struct ps_proc *p, struct ps_code *c);
 
 /* Entries and bytes held (for tests and --stats). */
 void ps_code_cache_stats(const struct ps_code_cache *c, size_t *entries, size_t *bytes);
+/* Entries dropped so far to stay within the bounds. */
+uint64_t ps_code_cache_evicted(const struct ps_code_cache *c);
+
+/* The bounds: at the start of an epoch (ps_code_cache_begin, which calls
+ * ps_code_cache_trim), a cache holding more than `entries` entries or
+ * `bytes` bytes drops the entries not used in the last 64 epochs, and
+ * everything if it is still over. 16,384 entries and 16 MiB unless set
+ * (tests set less). */
+void ps_code_cache_limit(struct ps_code_cache *c, size_t entries, size_t bytes);
+void ps_code_cache_trim(struct ps_code_cache *c, uint64_t epoch);
+/* Insert a decoded entry (k->addr set; owned by the cache from now on,
+ * replacing an entry at the same address): what ps_code_get does after
+ * decoding, exposed for tests of the bounds. */
+int ps_code_cache_add(struct ps_code_cache *c, struct ps_code *k);
 
 #endif

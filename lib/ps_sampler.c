@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ps_names.h"
 #include "ps_ptree.h"
 #include "ps_tasks.h"
 
@@ -179,103 +180,6 @@ static int open_target(const struct ps_sampler_opts *o, pid_t pid, int child,
 	}
 }
 
-/* Thread names by thread id and OS tid, per process. Looking names up walks
- * sys.modules, so it is done only when a thread we have not named appears,
- * and every few seconds (a thread may be renamed); other snapshots take
- * names from here. The key has the tid too: glibc reuses a finished
- * thread's pthread_t for the next thread, which must not inherit its name. */
-#define NAMES_MAX 4096
-#define NAMES_REFRESH_NS (5 * NS)
-
-typedef char thread_name[sizeof(((struct ps_thread *)0)->name)];
-
-struct names {
-	uint64_t *id;           /* thread_id << 32 ^ tid: see names_key */
-	thread_name *name;
-	size_t n, cap;
-	uint64_t refreshed;
-	int any;                /* the last look-up named some thread */
-};
-
-static void names_release(struct names *nm)
-{
-	free(nm->id);
-	free(nm->name);
-	memset(nm, 0, sizeof(*nm));
-}
-
-static uint64_t names_key(const struct ps_thread *t)
-{
-	return t->thread_id << 32 ^ t->thread_id >> 32 ^ (uint64_t)(uint32_t)t->tid;
-}
-
-/* The name of thread t, the i-th of its snapshot: threads keep their order
- * from one snapshot to the next, so position i is tried first (a process
- * with a thousand threads would otherwise cost a million compares). */
-static const char *names_get(const struct names *nm, const struct ps_thread *t, size_t i)
-{
-	uint64_t key = names_key(t);
-	if (i < nm->n && nm->id[i] == key)
-		return nm->name[i];
-	for (size_t j = 0; j < nm->n; j++)
-		if (nm->id[j] == key)
-			return nm->name[j];
-	return NULL;
-}
-
-/* Whether to look names up now: a thread we have not seen; a thread
- * still without a name ten times a second (threading may not have been
- * imported yet when we first saw it, and a new thread enters
- * threading._active only once it runs: short-lived threads would otherwise
- * never be named); everything every few seconds (renames). */
-static int names_due(const struct names *nm, const struct ps_snapshot *s, uint64_t now)
-{
-	uint64_t age = now - nm->refreshed;
-	for (size_t i = 0; i < s->n; i++) {
-		const char *n = names_get(nm, &s->threads[i], i);
-		/* nothing named at all: threading is not imported (a
-		 * look-up walks sys.modules: not ten times a second) */
-		if (!n || (!n[0] && age >= (nm->any ? NS / 10 : NS)))
-			return 1;
-	}
-	return age >= NAMES_REFRESH_NS;
-}
-
-/* Remember the names just looked up (forgetting threads that are gone).
- * Out of memory, names are simply looked up again next time. */
-static void names_store(struct names *nm, const struct ps_snapshot *s, uint64_t now)
-{
-	size_t want = s->n < NAMES_MAX ? s->n : NAMES_MAX;
-	if (want > nm->cap) {
-		uint64_t *id = realloc(nm->id, want * sizeof(*id));
-		if (id)
-			nm->id = id;
-		thread_name *name = realloc(nm->name, want * sizeof(*name));
-		if (name)
-			nm->name = name;
-		if (id && name)
-			nm->cap = want;
-	}
-	nm->n = 0;
-	nm->any = 0;
-	for (size_t i = 0; i < s->n; i++)
-		nm->any |= s->threads[i].name[0] != '\0';
-	for (size_t i = 0; i < s->n && nm->n < nm->cap; i++) {
-		nm->id[nm->n] = names_key(&s->threads[i]);
-		memcpy(nm->name[nm->n++], s->threads[i].name, sizeof(s->threads[i].name));
-	}
-	nm->refreshed = now;
-}
-
-static void names_fill(const struct names *nm, struct ps_snapshot *s)
-{
-	for (size_t i = 0; i < s->n; i++) {
-		const char *n = names_get(nm, &s->threads[i], i);
-		if (n)
-			memcpy(s->threads[i].name, n, sizeof(s->threads[i].name));
-	}
-}
-
 unsigned ps_pause_bucket(uint64_t ns)
 {
 	if (ns < 8)
@@ -322,18 +226,78 @@ static pid_t gil_tid(const struct ps_snapshot *s)
 	return 0;
 }
 
+/* Stopping one thread at a time (see each_thread): how long the longest
+ * stop of this snapshot lasted. */
+struct each_stop {
+	struct ps_pause *pz;
+	uint64_t since, longest;
+};
+
+static int each_stop(void *ctx, pid_t tid)
+{
+	struct each_stop *es = ctx;
+	es->since = ps_now_ns();
+	return ps_pause_thread(es->pz, tid, 100);
+}
+
+static void each_go(void *ctx, pid_t tid)
+{
+	struct each_stop *es = ctx;
+	(void)tid;
+	ps_release_threads(es->pz);
+	uint64_t ns = ps_now_ns() - es->since;
+	if (ns > es->longest)
+		es->longest = ns;
+}
+
+/* Whether to stop the threads one at a time rather than all together:
+ * stopping a thread costs a few syscalls (tens of us on a busy machine),
+ * so beyond PS_PAUSE_ALL_MAX threads a whole-process pause would stall
+ * the target for milliseconds every sample. The tids must be known
+ * before the walk (3.11+, or calibrated by an earlier snapshot). */
+static int each_thread(struct ps_proc *p, const struct ps_task_watch *tw)
+{
+	if (tw->list.n <= PS_PAUSE_ALL_MAX)
+		return 0;
+	if (p->lay.tstate_native_thread_id < 0 && p->pthread_tid_offset < 0) {
+		/* before 3.11 a snapshot learns where glibc keeps the tid; it
+		 * needs no pause (those fields do not change), so the target
+		 * is not paused whole for it either */
+		struct ps_snapshot s;
+		if (ps_snapshot_take(p, &s, 0, &tw->list, NULL) == PS_OK)
+			ps_snapshot_release(&s);
+	}
+	return p->lay.tstate_native_thread_id >= 0 || p->pthread_tid_offset >= 0;
+}
+
+/* The snapshot with each thread stopped only while it is read. */
+static int snapshot_each(struct ps_proc *p, const struct ps_sampler_opts *o, struct ps_snapshot *s,
+			 struct ps_task_watch *tw, struct ps_pause *pz, struct ps_sampler_stats *st,
+			 struct ps_errmsg *e)
+{
+	struct each_stop es = { .pz = pz };
+	struct ps_thread_stopper stop = { &es, each_stop, each_go };
+	ps_pause_begin(p->pid, pz);
+	int rc = ps_snapshot_take_each(p, s, o->native ? PS_SNAP_NATIVE : 0, &tw->list, &stop, e);
+	ps_resume(pz);
+	st->paused_each++;
+	count_pause(st, es.longest);
+	return rc;
+}
+
 /* One snapshot. Pausing: states first (a paused thread looks stopped), then
- * pause, read, resume; nothing returns between pause and resume. Not
- * pausing, the states are read after the walk, all but the GIL holder's: it
- * is running Python whatever its state says, so a single busy thread costs
- * no state read at all. */
+ * pause, read, resume; nothing returns between pause and resume (a process
+ * with many threads: each stopped only while it is read, see each_thread).
+ * Not pausing, the states are read after the walk, all but the GIL
+ * holder's: it is running Python whatever its state says, so a single busy
+ * thread costs no state read at all. */
 static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct ps_snapshot *s,
-		    struct names *nm, struct ps_task_watch *tw, struct ps_pause *pz,
+		    struct ps_names *nm, struct ps_task_watch *tw, struct ps_pause *pz,
 		    uint64_t now, struct ps_sampler_stats *st, struct ps_errmsg *e)
 {
 	uint64_t listings = tw->listings, paused_at = 0;
 	unsigned flags = o->native ? PS_SNAP_NATIVE : 0;
-	int listed = 0, rc;
+	int listed = 0, each = 0, rc;
 	if (o->nonblocking) {
 		rc = ps_task_watch_list_due(tw, now, &listed);
 		flags |= PS_SNAP_NO_IDLE;
@@ -342,15 +306,21 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 	}
 	st->listings += tw->listings - listings;
 	if (rc == PS_OK && !o->nonblocking) {
+		each = each_thread(p, tw);
 		paused_at = ps_now_ns();
-		rc = ps_pause(p->pid, pz, 500, e);
+		if (!each)
+			rc = ps_pause(p->pid, pz, 500, e);
 	}
 	if (rc == PS_OK) {
-		rc = ps_snapshot_take(p, s, flags, &tw->list, e);
-		if (rc == PS_OK && o->nonblocking) {
-			if (!listed)
-				ps_task_watch_states(tw, gil_tid(s));
-			ps_snapshot_idle(s, &tw->list);
+		if (each) {
+			rc = snapshot_each(p, o, s, tw, pz, st, e);
+		} else {
+			rc = ps_snapshot_take(p, s, flags, &tw->list, e);
+			if (rc == PS_OK && o->nonblocking) {
+				if (!listed)
+					ps_task_watch_states(tw, gil_tid(s));
+				ps_snapshot_idle(s, &tw->list);
+			}
 		}
 		if (rc == PS_OK) {
 			/* a thread the list does not have yet: its state is
@@ -358,15 +328,15 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 			for (size_t i = 0; i < s->n; i++)
 				if (s->threads[i].tid > 0)
 					ps_task_watch_knows(tw, s->threads[i].tid);
-			if (names_due(nm, s, now)) {
+			if (ps_names_due(nm, s, now)) {
 				ps_snapshot_names(p, s);
-				names_store(nm, s, now);
+				ps_names_store(nm, s, now);
 			} else {
-				names_fill(nm, s);
+				ps_names_fill(nm, s);
 			}
 		}
 		ps_resume(pz);
-		if (paused_at)
+		if (paused_at && !each)
 			count_pause(st, ps_now_ns() - paused_at);
 	}
 	return rc;
@@ -437,7 +407,7 @@ struct member {
 	uint64_t since;         /* found, or seen to exec: retries count from here */
 	uint64_t next_try;
 	int ignored;            /* not python: looked at again only if it execs */
-	struct names nm;
+	struct ps_names nm;
 	struct ps_task_watch tw;   /* its threads' states, kept open */
 	struct ps_pause pz;        /* kept: it knows whether we are the parent */
 	uint64_t pending_errors;   /* counted, not yet reported to the sink */
@@ -452,8 +422,15 @@ struct procset {
 	int root_alive;
 };
 
+/* Processes followed at most (the target and its descendants): a program
+ * that forks for ever keeps the set, and what each member holds, bounded;
+ * descendants beyond it are not sampled. */
+#define MAX_PROCESSES 1024
+
 static int set_add(struct procset *ps, pid_t pid, const struct ps_pstat *id, uint64_t now)
 {
+	if (ps->n >= MAX_PROCESSES)
+		return PS_ENOMEM;
 	if (ps->n == ps->cap) {
 		size_t nc = ps->cap ? ps->cap * 2 : 8;
 		struct member *nm = realloc(ps->m, nc * sizeof(*nm));
@@ -477,7 +454,7 @@ static void set_drop(struct procset *ps, size_t i, struct ps_sample_sink *sink, 
 		sink->event(sink->ctx, m->p, now, PS_EVENT_PROCESS_EXIT, 1, -1);
 	}
 	ps_proc_free(m->p);
-	names_release(&m->nm);
+	ps_names_release(&m->nm);
 	ps_task_watch_release(&m->tw);
 	ps->m[i] = ps->m[--ps->n];
 }
@@ -508,7 +485,7 @@ static void member_reset(struct member *m, uint64_t now)
 {
 	ps_proc_free(m->p);
 	m->p = NULL;
-	names_release(&m->nm);
+	ps_names_release(&m->nm);
 	ps_task_watch_release(&m->tw);
 	ps_task_watch_init(&m->tw, m->pid);
 	ps_pstat_read(m->pid, &m->id);
@@ -593,7 +570,7 @@ static void set_release(struct procset *ps, struct ps_sample_sink *sink)
 	while (ps->n > 1)
 		set_drop(ps, ps->n - 1, sink, now);
 	if (ps->n) {
-		names_release(&ps->m[0].nm);
+		ps_names_release(&ps->m[0].nm);
 		ps_task_watch_release(&ps->m[0].tw);
 	}
 	free(ps->m);
@@ -807,6 +784,13 @@ static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int c
 		wait_deadline(&next, period, st, sink, p);
 	}
 	report_errors(&l, ps_now_ns(), 1);
+	if (l.set.n && l.set.m[0].p) {
+		size_t entries, bytes;
+		ps_code_cache_stats(l.set.m[0].p->codes, &entries, &bytes);
+		st->code_entries = entries;
+		st->code_bytes = bytes;
+		st->code_evicted = ps_code_cache_evicted(l.set.m[0].p->codes);
+	}
 	set_release(&l.set, sink);
 	if (l.statfd >= 0)
 		close(l.statfd);

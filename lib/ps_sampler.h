@@ -45,6 +45,13 @@ struct ps_sample_sink {
 
 #define PS_PAUSE_BUCKETS 256
 
+/* In blocking mode, a process with more threads than this is sampled one
+ * thread at a time (each thread stopped only while its own stack is read,
+ * ps_snapshot_take_each) instead of being paused whole: stopping a
+ * thread costs tens of microseconds, and a thousand of them at once
+ * would stall the target for tens of milliseconds every sample. */
+#define PS_PAUSE_ALL_MAX 32
+
 struct ps_sampler_stats {
 	uint64_t ticks;         /* deadlines reached */
 	uint64_t samples;       /* snapshots taken */
@@ -63,8 +70,15 @@ struct ps_sampler_stats {
 	uint64_t bytes;         /* bytes those calls read */
 	uint64_t listings;      /* times a thread list was read (/proc/PID/task) */
 	uint64_t paused;        /* pauses (not nonblocking) ... */
+	uint64_t paused_each;   /* ... of which thread by thread (see
+				   PS_PAUSE_ALL_MAX); for those, the
+				   duration is the longest a thread was
+				   stopped in that snapshot ... */
 	uint64_t pause_max_ns;  /* ... the longest ... */
 	uint64_t pause_hist[PS_PAUSE_BUCKETS]; /* ... and their durations: see ps_pause_bucket */
+	/* the target's code cache at the end: entries, bytes, and entries
+	 * dropped on the way to stay within its bounds (ps_code.h) */
+	uint64_t code_entries, code_bytes, code_evicted;
 };
 
 /* Pause durations are counted in buckets 1/8 of a power of two wide (12 %

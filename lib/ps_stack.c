@@ -243,16 +243,20 @@ static int walk_chunked(struct ps_proc *p, struct ps_thread *t, const uint8_t *t
 static void calibrate_tid_offset(struct ps_proc *p, const struct ps_snapshot *s,
 				 const struct ps_tasks *tasks)
 {
-	enum { SPAN = 2048 };
-	uint8_t *mem = calloc(s->n ? s->n : 1, SPAN);
+	enum { SPAN = 2048, MAX_THREADS = 64 };
+	/* 64 threads whose values at one offset are all distinct tids of the
+	 * process can only be the tid field; more would cost n^2 compares
+	 * per offset (a second with a thousand threads, inside a pause) */
+	size_t n = s->n < MAX_THREADS ? s->n : MAX_THREADS;
+	uint8_t *mem = calloc(n ? n : 1, SPAN);
 	if (!mem || !tasks)
 		goto out;
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < n; i++)
 		if (ps_mem_read(&p->mem, s->threads[i].thread_id, mem + i * SPAN, SPAN))
 			goto out;
 	for (int off = 0; off + 4 <= SPAN; off += 4) {
 		size_t ok = 0;
-		for (size_t i = 0; i < s->n; i++) {
+		for (size_t i = 0; i < n; i++) {
 			int32_t v;
 			memcpy(&v, mem + i * SPAN + off, 4);
 			int distinct = 1;
@@ -262,7 +266,7 @@ static void calibrate_tid_offset(struct ps_proc *p, const struct ps_snapshot *s,
 			if (v > 0 && distinct && ps_tasks_state(tasks, v) != '?')
 				ok++;
 		}
-		if (s->n && ok == s->n) {
+		if (n && ok == n) {
 			p->pthread_tid_offset = off;
 			break;
 		}
@@ -310,8 +314,11 @@ static int push_thread(struct ps_snapshot *s, struct ps_thread **out)
 	return PS_OK;
 }
 
+/* Read the thread state at ts_addr and walk its stack into a new thread of
+ * s; *added says whether one was added (a thread state that is no thread
+ * is passed over, its next still followed). */
 static int read_thread(struct ps_proc *p, struct ps_snapshot *s, uint64_t ts_addr,
-		       uint64_t *next)
+		       uint64_t *next, int *added)
 {
 	const struct ps_layout *l = &p->lay;
 	uint8_t ts[1024];
@@ -327,10 +334,16 @@ static int read_thread(struct ps_proc *p, struct ps_snapshot *s, uint64_t ts_add
 		return rc;
 	if (u64_at(ts, l->tstate_interp) != p->interp)
 		return PS_EINVAL; /* not one of ours any more */
+	*added = 0;
+	*next = u64_at(ts, l->tstate_next);
+	/* 3.11+ binds a thread state to its OS thread when the thread starts:
+	 * tid 0 is a state not running yet, or (nonblocking) a torn read */
+	if (l->tstate_native_thread_id >= 0 && (pid_t)u64_at(ts, l->tstate_native_thread_id) == 0)
+		return PS_OK;
 	rc = push_thread(s, &t);
 	if (rc)
 		return rc;
-	*next = u64_at(ts, l->tstate_next);
+	*added = 1;
 	t->tstate = ts_addr;
 	t->thread_id = u64_at(ts, l->tstate_thread_id);
 	if (l->tstate_native_thread_id >= 0)
@@ -388,7 +401,7 @@ void ps_snapshot_idle(struct ps_snapshot *s, const struct ps_tasks *tasks)
 		if (st != '?')
 			idle = st != 'R';
 		else
-			idle = t->nframes && t->frames[0].code->name &&
+			idle = t->nframes && t->frames[0].code && t->frames[0].code->name &&
 			       waiting_function(t->frames[0].code->name);
 		if (idle)
 			t->flags |= PS_THREAD_IDLE;
@@ -522,11 +535,12 @@ static int walk_threads(struct ps_proc *p, struct ps_snapshot *s, struct ps_errm
 	}
 	for (size_t i = 0; ts && i < PS_MAX_THREADS; i++) {
 		uint64_t next = 0;
-		if (read_thread(p, s, ts, &next)) {
+		int added = 0;
+		if (read_thread(p, s, ts, &next, &added)) {
 			s->errors++;
 			break;
 		}
-		if (s->threads[s->n - 1].tstate == holder)
+		if (added && s->threads[s->n - 1].tstate == holder)
 			s->threads[s->n - 1].flags |= PS_THREAD_GIL;
 		ts = next;
 	}
@@ -567,6 +581,116 @@ int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
 	if (flags & PS_SNAP_NAMES)
 		ps_snapshot_names(p, s);
 	ps_tasks_release(&own);
+	return PS_OK;
+}
+
+/* ---- one thread at a time ----
+ * For a process with many threads (ps_snapshot_take_each): the thread list
+ * is walked as in nonblocking mode, every read validated, and each thread
+ * is stopped only while its own thread state and stack are read (and, in
+ * a native snapshot, unwound). */
+
+/* The OS tid of the thread state at ts_addr, read while it runs; 0 when it
+ * is unknown (no native_thread_id and no calibrated pthread offset, or a
+ * state not bound to a thread yet). *next is its successor in the list. */
+static pid_t tid_of_state(struct ps_proc *p, uint64_t ts_addr, uint64_t *next, int *rc)
+{
+	const struct ps_layout *l = &p->lay;
+	uint8_t ts[1024];
+	int offs[] = { l->tstate_next, l->tstate_thread_id, l->tstate_native_thread_id,
+		       l->tstate_interp };
+	size_t len = (size_t)max_off(offs, 4) + 8;
+	int32_t tid = 0;
+	*rc = len > sizeof(ts) ? PS_EINVAL : ps_mem_read(&p->mem, ts_addr, ts, len);
+	if (*rc == PS_OK && u64_at(ts, l->tstate_interp) != p->interp)
+		*rc = PS_EINVAL;
+	if (*rc)
+		return 0;
+	*next = u64_at(ts, l->tstate_next);
+	if (l->tstate_native_thread_id >= 0)
+		return (pid_t)u64_at(ts, l->tstate_native_thread_id);
+	if (p->pthread_tid_offset >= 0 &&
+	    ps_mem_read(&p->mem, u64_at(ts, l->tstate_thread_id) + (uint64_t)p->pthread_tid_offset,
+			&tid, 4) == PS_OK && tid > 0)
+		return tid;
+	return 0;
+}
+
+/* Stop the thread at ts_addr, read it (and unwind it), let it go. */
+static int read_thread_stopped(struct ps_proc *p, struct ps_snapshot *s, uint64_t ts_addr,
+			       uint64_t holder, unsigned flags, struct ps_nframe *nat,
+			       const struct ps_thread_stopper *stop, uint64_t *next)
+{
+	int rc, added = 0;
+	pid_t tid = tid_of_state(p, ts_addr, next, &rc);
+	if (rc)
+		return rc;
+	if (tid <= 0)
+		return PS_OK; /* not a running thread (yet): nothing to stop */
+	rc = stop->stop(stop->ctx, tid);
+	if (rc == PS_EGONE)
+		return PS_OK; /* it exited meanwhile */
+	if (rc == PS_OK)
+		rc = read_thread(p, s, ts_addr, next, &added);
+	if (rc == PS_OK && added) {
+		struct ps_thread *t = &s->threads[s->n - 1];
+		/* 3.11+ read it again now (a state reused for another thread
+		 * since says so); before, the tid came from struct pthread */
+		if (p->lay.tstate_native_thread_id < 0)
+			t->tid = tid;
+		if (t->tstate == holder)
+			t->flags |= PS_THREAD_GIL;
+		if (flags & PS_SNAP_NATIVE)
+			merge_thread(p, s, t, nat);
+	}
+	stop->go(stop->ctx, tid);
+	if (rc && rc != PS_EINVAL) {
+		s->errors++; /* this thread is lost; the list goes on */
+		rc = PS_OK;
+	}
+	return rc;
+}
+
+int ps_snapshot_take_each(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
+			  const struct ps_tasks *tasks, const struct ps_thread_stopper *stop,
+			  struct ps_errmsg *e)
+{
+	uint64_t ts, holder;
+	struct ps_nframe *nat = NULL;
+	memset(s, 0, sizeof(*s));
+	ps_code_cache_begin(p);
+	/* no deferred validation and no prefetch: both would use what was
+	 * read before the thread was stopped */
+	ps_code_defer(p, 0);
+	int rc = ps_mem_read_ptr(&p->mem, p->interp + (uint64_t)p->lay.interp_tstate_head, &ts);
+	if (rc == PS_EGONE)
+		return ps_error(e, rc, "process %d exited", (int)p->pid);
+	if (rc)
+		return ps_error(e, rc, "cannot read the thread list of process %d", (int)p->pid);
+	holder = gil_holder(p); /* read once, while the threads run */
+	unsigned walk = flags;
+	if (flags & PS_SNAP_NATIVE) {
+		nat = malloc(PS_MAX_NATIVE_FRAMES * sizeof(*nat));
+		if (nat && (p->native || ps_native_new(p, &p->native, NULL) == PS_OK))
+			ps_native_begin(p->native);
+		else
+			walk &= ~(unsigned)PS_SNAP_NATIVE; /* Python stacks alone */
+	}
+	for (size_t i = 0; ts && i < PS_MAX_THREADS; i++) {
+		uint64_t next = 0;
+		if (read_thread_stopped(p, s, ts, holder, walk, nat, stop, &next)) {
+			s->errors++;
+			break;
+		}
+		ts = next;
+	}
+	free(nat);
+	for (size_t i = 0; (flags & ~walk & PS_SNAP_NATIVE) && i < s->n; i++)
+		native_failed(s, &s->threads[i]);
+	if (tasks)
+		ps_snapshot_idle(s, tasks);
+	if (flags & PS_SNAP_NAMES)
+		ps_snapshot_names(p, s);
 	return PS_OK;
 }
 

@@ -74,6 +74,26 @@ enum ps_snap_flags {
  * only when the thread list itself cannot be read. */
 int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
 		     const struct ps_tasks *tasks, struct ps_errmsg *e);
+
+/* The same, stopping one thread at a time instead of relying on a paused
+ * process: for a process with so many threads that stopping them all would
+ * stall it (ps_sampler). The thread list is walked as in nonblocking mode
+ * (every read validated); each thread is stopped by stop->stop(ctx, tid)
+ * (PS_EGONE: it exited, and is left out) while its state and stack are
+ * read (and unwound, with PS_SNAP_NATIVE), then let go by stop->go. Each
+ * stack is exact; across threads the snapshot is not one instant (two
+ * threads are read at different moments; the GIL holder is read once,
+ * first). Needs the threads' OS tids: 3.11+, or a pthread tid offset
+ * calibrated by an earlier ps_snapshot_take (a thread whose tid is
+ * unknown is left out). */
+struct ps_thread_stopper {
+	void *ctx;
+	int (*stop)(void *ctx, pid_t tid);
+	void (*go)(void *ctx, pid_t tid);
+};
+int ps_snapshot_take_each(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
+			  const struct ps_tasks *tasks, const struct ps_thread_stopper *stop,
+			  struct ps_errmsg *e);
 void ps_snapshot_release(struct ps_snapshot *s);
 
 /* Flag the idle threads of a snapshot from thread states (what

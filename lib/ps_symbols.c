@@ -19,6 +19,9 @@
 #include "ps_mem.h"
 
 #define MAX_OBJECTS 4096
+/* Symbol tables held at most (names and addresses; libpython's is ~1 MB):
+ * beyond it an object's frames carry its name but no symbols. */
+#define MAX_SYM_BYTES ((size_t)256 << 20)
 #define NAME_MAX_BYTES 1024
 #define VDSO_MAX ((size_t)1 << 16)
 #define VDSO "[vdso]"
@@ -40,6 +43,7 @@ struct object {
 	struct fsym *syms;
 	size_t nsyms;
 	char *arena;
+	size_t bytes;       /* held for syms and arena */
 };
 
 struct ps_symbols {
@@ -55,6 +59,9 @@ struct ps_symbols {
 	struct object *objs[MAX_OBJECTS];
 	size_t nobjs;
 	size_t loaded;
+	size_t bytes;             /* symbol tables held, all objects */
+	size_t max_objects, max_bytes; /* see ps_symbols_limit */
+	uint64_t evicted;
 };
 
 /* ---- demangling ---- */
@@ -118,6 +125,7 @@ static int take_symbols(struct object *o, const struct ps_elf *elf)
 			bytes += strlen(name) + 1;
 	o->syms = calloc(n ? n : 1, sizeof(*o->syms));
 	o->arena = malloc(bytes ? bytes : 1);
+	o->bytes = n * sizeof(*o->syms) + bytes;
 	if (!o->syms || !o->arena)
 		return PS_ENOMEM;
 	char *at = o->arena;
@@ -171,11 +179,14 @@ static void object_load(struct ps_symbols *s, struct object *o, const struct ps_
 {
 	struct ps_elf *elf = NULL;
 	o->loaded = 1;
+	if (s->bytes >= s->max_bytes)
+		return; /* over the bound: the object's name, no symbols */
 	if ((strcmp(o->path, VDSO) == 0 ? open_vdso(s, m, &elf) : open_file(o, &elf)) != PS_OK)
 		return;
 	o->has_load = ps_elf_first_load(elf, &o->load_vaddr, &o->load_offset) == PS_OK;
 	if (take_symbols(o, elf) != PS_OK)
 		o->nsyms = 0;
+	s->bytes += o->bytes;
 	ps_elf_free(elf);
 	s->loaded++;
 }
@@ -220,7 +231,7 @@ static struct object *object_get(struct ps_symbols *s, const struct ps_map *m)
 	}
 	struct object *o = calloc(1, sizeof(*o));
 	const char *slash = strrchr(path, '/');
-	if (!o || s->nobjs == MAX_OBJECTS || !(o->base = strdup(slash ? slash + 1 : path))) {
+	if (!o || s->nobjs >= s->max_objects || !(o->base = strdup(slash ? slash + 1 : path))) {
 		free(o);
 		free(path);
 		return NULL;
@@ -377,13 +388,57 @@ int ps_symbols_new(pid_t pid, struct ps_symbols **out)
 	if (!s)
 		return PS_ENOMEM;
 	s->pid = pid;
+	s->max_objects = MAX_OBJECTS;
+	s->max_bytes = MAX_SYM_BYTES;
 	ps_mem_init(&s->mem, pid);
 	return PS_OK;
+}
+
+void ps_symbols_limit(struct ps_symbols *s, size_t objects, size_t bytes)
+{
+	s->max_objects = objects < MAX_OBJECTS ? objects : MAX_OBJECTS;
+	s->max_bytes = bytes;
+}
+
+/* Forget the objects no mapping shows any more (a library dlclose'd, a
+ * file replaced on disk): kept, they would fill the bounds of a process
+ * that loads and unloads code for ever. */
+static void evict_unmapped(struct ps_symbols *s)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < s->nobjs; i++) {
+		struct object *o = s->objs[i];
+		int mapped = 0;
+		for (size_t j = 0; s->maps_read && j < s->maps.n && !mapped; j++)
+			mapped = s->map_obj[j] == o;
+		if (mapped) {
+			s->objs[kept++] = o;
+		} else {
+			s->bytes -= o->bytes;
+			object_free(o);
+			s->evicted++;
+		}
+	}
+	s->nobjs = kept;
 }
 
 void ps_symbols_begin(struct ps_symbols *s)
 {
 	s->may_refresh = 1;
+	/* between snapshots: no frame of the one being taken points into
+	 * an object yet */
+	if (s->nobjs > s->max_objects / 2 || s->bytes > s->max_bytes / 2)
+		evict_unmapped(s);
+}
+
+size_t ps_symbols_objects_held(const struct ps_symbols *s)
+{
+	return s->nobjs;
+}
+
+uint64_t ps_symbols_evicted(const struct ps_symbols *s)
+{
+	return s->evicted;
 }
 
 unsigned ps_symbols_maps_generation(const struct ps_symbols *s)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -375,7 +376,7 @@ static int seize_round(struct ps_pause *pz, long deadline, size_t *added,
 	return PS_OK;
 }
 
-int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e)
+void ps_pause_begin(pid_t pid, struct ps_pause *pz)
 {
 	sigset_t block;
 	/* whose child it is does not change while we sample it (we are not
@@ -396,6 +397,11 @@ int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e
 	sigaddset(&block, SIGCHLD); /* waited for with sigtimedwait */
 	sigprocmask(SIG_BLOCK, &block, &pz->saved_mask);
 	pz->active = 1;
+}
+
+int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e)
+{
+	ps_pause_begin(pid, pz);
 	long deadline = now_ms() + timeout_ms;
 	/* threads may start while we attach: list again until none is new */
 	for (int round = 0; round < 16; round++) {
@@ -410,6 +416,24 @@ int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e
 	}
 	ps_resume(pz);
 	return ps_error(e, PS_EIO, "cannot pause process %d: it keeps starting threads", (int)pid);
+}
+
+int ps_pause_thread(struct ps_pause *pz, pid_t tid, int timeout_ms)
+{
+	if (!pz->active || tid <= 0)
+		return PS_EINVAL;
+	if (paused_has(pz, tid))
+		return PS_OK;
+	/* tid was read from the target while it ran: make sure it is one of
+	 * its threads (a signal 0 to tid in thread group pid) before we
+	 * stop it */
+	if (syscall(SYS_tgkill, (int)pz->pid, (int)tid, 0) != 0)
+		return errno == ESRCH ? PS_EGONE : ps_err_from_errno(errno);
+	int rc = seize_one(pz, tid);
+	if (rc)
+		return rc;
+	return wait_stopped(pz->pid, pz->our_child, tid, now_ms() + timeout_ms,
+			    &pz->sig[pz->n - 1]);
 }
 
 /* Detach one thread. A thread we interrupted but that has not stopped yet
@@ -428,14 +452,20 @@ static int release_one(struct ps_pause *pz, size_t i)
 	return errno != ESRCH; /* gone is fine */
 }
 
-int ps_resume(struct ps_pause *pz)
+int ps_release_threads(struct ps_pause *pz)
 {
 	int stuck = 0;
-	if (!pz->active)
-		return 0;
-	for (size_t i = 0; i < pz->n; i++)
+	for (size_t i = 0; pz->active && i < pz->n; i++)
 		stuck += release_one(pz, i);
 	pz->n = 0;
+	return stuck;
+}
+
+int ps_resume(struct ps_pause *pz)
+{
+	if (!pz->active)
+		return 0;
+	int stuck = ps_release_threads(pz);
 	free(pz->tid);
 	free(pz->sig);
 	pz->tid = NULL;

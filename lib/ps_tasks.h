@@ -87,6 +87,18 @@ struct ps_pause {
  * stopped is resumed before returning an error. */
 int ps_pause(pid_t pid, struct ps_pause *pz, int timeout_ms, struct ps_errmsg *e);
 
+/* Pausing one thread at a time, for a process with so many threads that
+ * stopping them all at once would stall it for too long (ps_sampler).
+ * ps_pause_begin blocks the termination signals as ps_pause does and
+ * stops nothing; ps_pause_thread stops one thread (PS_EGONE: it exited;
+ * PS_EIO: it did not stop within timeout_ms, and is waited for again on
+ * release); ps_release_threads lets every thread stopped so far go on
+ * (the pause stays begun, signals blocked) and returns how many could not
+ * be released; ps_resume ends it all. */
+void ps_pause_begin(pid_t pid, struct ps_pause *pz);
+int ps_pause_thread(struct ps_pause *pz, pid_t tid, int timeout_ms);
+int ps_release_threads(struct ps_pause *pz);
+
 /* Resume every thread paused by ps_pause and restore the signal mask. Safe
  * to call twice. Returns the number of threads that could not be released
  * (interrupted, but still not stopped after a second: stuck in the kernel);

@@ -177,6 +177,15 @@ static void cost(const struct ps_sampler_stats *st)
 		fprintf(stderr, "; paused per sample: median %.1f us, max %.1f us",
 			(double)ps_pause_median_ns(st) / 1e3, (double)st->pause_max_ns / 1e3);
 	fputc('\n', stderr);
+	/* a line of its own: scripts parse the one above as it is */
+	fprintf(stderr, "%s: ", ps_cli_name());
+	if (st->paused_each)
+		fprintf(stderr, "%llu of %llu pauses thread by thread (for those, the pause is "
+			"the longest stop of one thread); ", (unsigned long long)st->paused_each,
+			(unsigned long long)st->paused);
+	fprintf(stderr, "code cache at the end: %llu entries, %llu bytes, %llu evicted\n",
+		(unsigned long long)st->code_entries, (unsigned long long)st->code_bytes,
+		(unsigned long long)st->code_evicted);
 }
 
 static int run(const struct opts *o, int fd)

@@ -673,6 +673,71 @@ static void test_pause_stops_every_thread_and_resume_restarts_them(void **state)
 	assert_true(none_traced_within(f->child, 100));
 }
 
+/* One thread at a time: only that thread stops; the others run on; a
+ * release lets it go; the signal mask is held until ps_resume. */
+static void test_pause_thread_stops_only_that_thread(void **state)
+{
+	struct fx *f = *state;
+	uint64_t c1[NSPIN], c2[NSPIN];
+	sigset_t during;
+	ps_pause_begin(f->child, &f->pz);
+	for (int k = 0; k < NSPIN; k++) {
+		pid_t tid = f->sh->tid[k];
+		assert_int_equal(ps_pause_thread(&f->pz, tid, 2000), PS_OK);
+		assert_int_equal(proc_state(f->child, tid), 't');
+		snapshot(f, c1);
+		/* the others run (on a loaded machine, within seconds) */
+		int moved = 0;
+		for (long end = now_ms() + 3000; moved < NSPIN - 1 && now_ms() < end;) {
+			sleep_ms(5);
+			snapshot(f, c2);
+			moved = 0;
+			for (int i = 0; i < NSPIN; i++)
+				moved += i != k && c2[i] != c1[i];
+		}
+		assert_int_equal(moved, NSPIN - 1);
+		assert_true(c2[k] == c1[k]); /* while this one stays stopped */
+		assert_int_equal(ps_release_threads(&f->pz), 0);
+		assert_int_equal(f->pz.n, 0);
+		assert_true(all_advance(f, c2, 2000));
+	}
+	sigprocmask(SIG_BLOCK, NULL, &during);
+	assert_true(sigismember(&during, SIGTERM));
+	assert_true(f->pz.active);
+	ps_resume(&f->pz);
+	assert_true(none_traced_within(f->child, 2000));
+}
+
+/* A tid read from a running target may be garbage: a thread of another
+ * process (here: ours) is never stopped. */
+static void test_pause_thread_refuses_a_tid_of_another_process(void **state)
+{
+	struct fx *f = *state;
+	ps_pause_begin(f->child, &f->pz);
+	assert_int_equal(ps_pause_thread(&f->pz, gettid(), 200), PS_EGONE);
+	assert_int_equal(ps_pause_thread(&f->pz, getpid(), 200), PS_EGONE);
+	assert_int_equal(ps_pause_thread(&f->pz, 0, 200), PS_EINVAL);
+	assert_int_equal(f->pz.n, 0);
+	ps_resume(&f->pz);
+	/* and without ps_pause_begin nothing is stopped at all */
+	assert_int_equal(ps_pause_thread(&f->pz, f->sh->tid[1], 200), PS_EINVAL);
+	assert_true(none_traced_within(f->child, 100));
+}
+
+/* ps_resume ends a pause begun thread by thread, releasing a thread still
+ * stopped (the path of an error in the middle of a walk). */
+static void test_resume_releases_a_thread_still_stopped(void **state)
+{
+	struct fx *f = *state;
+	uint64_t c[NSPIN];
+	ps_pause_begin(f->child, &f->pz);
+	assert_int_equal(ps_pause_thread(&f->pz, f->sh->tid[2], 2000), PS_OK);
+	assert_int_equal(ps_resume(&f->pz), 0);
+	snapshot(f, c);
+	assert_true(all_advance(f, c, 2000));
+	assert_true(none_traced_within(f->child, 2000));
+}
+
 static void test_pause_repeatedly(void **state)
 {
 	struct fx *f = *state;
@@ -983,6 +1048,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pause_stops_every_thread_and_resume_restarts_them,
 						spinning_child, child_teardown),
 		cmocka_unit_test_setup_teardown(test_pause_repeatedly,
+						spinning_child, child_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_thread_stops_only_that_thread,
+						spinning_child, child_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_thread_refuses_a_tid_of_another_process,
+						spinning_child, child_teardown),
+		cmocka_unit_test_setup_teardown(test_resume_releases_a_thread_still_stopped,
 						spinning_child, child_teardown),
 		cmocka_unit_test_setup_teardown(test_signal_sent_while_paused_is_delivered_after_resume,
 						spinning_child, child_teardown),
