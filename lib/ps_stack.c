@@ -68,6 +68,12 @@ static int walk_frame_objects(struct ps_proc *p, struct ps_thread *t, uint64_t f
 			return TOO_DEEP;
 		int rc = ps_mem_read(&p->mem, f, buf, len);
 		struct ps_code *code;
+		/* a frame with no reference (ob_refcnt, first in every object)
+		 * was freed while we walked (not pausing): its f_back links the
+		 * free list, not callers, and a stack read on through it would
+		 * pass for a complete one that ends early */
+		if (rc == PS_OK && u64_at(buf, 0) == 0)
+			rc = PS_EREAD;
 		if (rc == PS_OK)
 			rc = ps_code_get(p, u64_at(buf, l->frame_code), &code);
 		if (rc)

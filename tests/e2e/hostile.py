@@ -251,6 +251,57 @@ def test_churn_soak(python, seconds=5):
     return problems, note
 
 
+FIB_TARGET = """
+import sys
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+def outer(d):
+    return fib(18) if d == 0 else outer(d - 1)
+def main():
+    while True:
+        outer(10)
+sys.stdout.write('ready\\n')
+sys.stdout.flush()
+main()
+"""
+
+
+def test_torn_frames(python):
+    """--nonblocking against recursion that frees and reuses frame objects
+    all the time (before 3.11 each is a heap object from a free list): a
+    stack read through a frame freed meanwhile must end under <truncated>
+    and count an error, never pass for a complete stack that stops early.
+    Every stack reaches <module> or is marked."""
+    t = spawn([python, '-c', FIB_TARGET], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        t.stdout.readline()
+        out = tmp('torn.pss')
+        r = run_tool(BIN['pyspy-sample'], ['-q', '--nonblocking', '-r', '1000', '-d', '2',
+                                           '--pid', str(t.pid), '-o', out], timeout=60)
+        f = run_tool(BIN['pyspy-fold'], [out], timeout=60)
+    finally:
+        reap(t)
+    if r.rc != 0 or f.rc != 0:
+        return ['pyspy-sample exit %s, pyspy-fold exit %s: %s' % (r.rc, f.rc,
+                                                                  short(r.err + f.err))]
+    rooted = marked = bad = 0
+    for line in f.out.splitlines():
+        stack, _, n = line.rpartition(' ')
+        root = stack.split(';')[0]
+        if root.startswith('<module>'):
+            rooted += int(n)
+        elif root.startswith('<truncated>'):
+            marked += int(n)
+        else:
+            bad += int(n)
+    if rooted + marked < 100:
+        return ['only %d samples' % (rooted + marked + bad)]
+    if bad:
+        return ['%d of %d stacks neither reach <module> nor are marked <truncated>'
+                % (bad, rooted + marked + bad)]
+    return []
+
+
 # ---------------------------------------------------------------------------
 # Closed pipes, full disks, bad files, bad command lines
 
@@ -542,6 +593,12 @@ def main():
                     notes.append(note)
             else:
                 tally('hostile many-threads %s' % name, None)
+        for name in ('2.7', '3.10', '3.12'):
+            if name in found:
+                tally('hostile torn-frames %s (nonblocking)' % name,
+                      test_torn_frames(found[name]))
+            else:
+                tally('hostile torn-frames %s' % name, None)
         for name in ('2.7', '3.12'):
             if name in found:
                 p, note = test_churn_soak(found[name])
