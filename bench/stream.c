@@ -22,26 +22,9 @@
 #include <unistd.h>
 
 #include "ps_stream.h"
+#include "synth.h"
 
-#define THREADS 4
-#define STACKS 3000
-#define FRAMES 1500
 #define RUNS 5
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
 
 static int die(const char *what, const struct ps_errmsg *e)
 {
@@ -49,49 +32,13 @@ static int die(const char *what, const struct ps_errmsg *e)
 	return 1;
 }
 
-/* Stacks: a tree where each new stack extends a random earlier one. */
-static int make_stacks(struct ps_sw *w, uint32_t *stack, struct ps_errmsg *e)
-{
-	uint32_t frames[FRAMES], depth[STACKS];
-	uint64_t seed = 42;
-	char fn[32], file[48];
-	for (uint32_t i = 0; i < FRAMES; i++) {
-		snprintf(fn, sizeof(fn), "func_%u", i);
-		snprintf(file, sizeof(file), "/srv/app/module_%u.py", i % 97);
-		struct ps_stream_frame f = { .function = fn, .qualname = fn, .file = file,
-					     .line = 10 + i % 300, .kind = PS_FRAME_PYTHON };
-		if (ps_sw_frame(w, &f, &frames[i], e))
-			return -1;
-	}
-	for (uint32_t i = 0; i < STACKS; i++) {
-		uint32_t s = 0, d = 0;
-		if (i >= 20) {
-			uint32_t base = (uint32_t)(rnd(&seed) % i);
-			s = stack[base];
-			d = depth[base];
-		}
-		uint32_t want = 12 + (uint32_t)(rnd(&seed) % 29);
-		do {
-			if (ps_sw_stack(w, s, frames[rnd(&seed) % FRAMES], &s, e))
-				return -1;
-		} while (++d < want);
-		stack[i] = s;
-		depth[i] = d;
-	}
-	return 0;
-}
-
 static int build(const char *path, uint64_t n)
 {
-	static const char *const argv[] = { "python3", "-m", "bench.app" };
-	static const char *const names[THREADS] = { "MainThread", "worker-1", "worker-2", "io" };
-	struct ps_stream_header h = { .sampler = "bench/stream", .pid = 4242, .argc = 3,
-				      .argv = argv, .python_version = "3.11.7", .rate_hz = 1000,
-				      .wall_start_ns = 1795000000000000000, .mono_origin_ns = 1000000000 };
+	struct ps_stream_header h = synth_header("bench/stream");
 	struct ps_errmsg e = { 0 };
 	struct ps_sw *w;
-	uint32_t stack[STACKS], thread[THREADS];
-	uint64_t seed = 7, t = h.mono_origin_ns;
+	uint32_t stack[SYNTH_STACKS];
+	uint64_t t = h.mono_origin_ns;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0) {
 		perror(path);
@@ -99,22 +46,11 @@ static int build(const char *path, uint64_t n)
 	}
 	if (ps_sw_open_fd(fd, &h, NULL, &w, &e))
 		return die("open", &e);
-	if (make_stacks(w, stack, &e))
+	if (synth_stacks(w, stack, &e))
 		return die("stacks", &e);
-	for (uint32_t i = 0; i < THREADS; i++)
-		if (ps_sw_thread(w, 4242, 4242 + i, names[i], &thread[i], &e))
-			return die("thread", &e);
 	uint64_t t0 = now_ns();
-	for (uint64_t i = 0; i < n; i++) {
-		uint32_t k = (uint32_t)(i % THREADS);
-		if (k == 0)
-			t += 1000000; /* 1 kHz */
-		uint64_t r = rnd(&seed);
-		uint32_t s = (uint32_t)((r % 4 == 0 ? r >> 8 : (r >> 8) % 50) % STACKS);
-		unsigned flags = k == 3 && (r & 0x100) ? PS_SAMPLE_IDLE : PS_SAMPLE_GIL * (k == 1);
-		if (ps_sw_sample(w, t, thread[k], stack[s], flags, &e))
-			return die("sample", &e);
-	}
+	if (synth_samples(w, stack, n, &t, &e))
+		return die("sample", &e);
 	struct ps_stream_totals tot = { .duration_ns = t - h.mono_origin_ns };
 	if (ps_sw_close(w, &tot, &e))
 		return die("close", &e);
