@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { ST_STRING, ST_FRAME, ST_STACK, ST_THREAD, ST_PROCESS, ST_ARG, ST_SAMPLE, ST_EVENT,
@@ -299,14 +300,23 @@ static int dbw_setup(struct dbw *w, struct ps_errmsg *e)
 	return 0;
 }
 
+/* Only regular files: a capture written to /dev/null or a FIFO must not
+ * remove the device (the sampler runs as root). */
+static void unlink_file(const char *path)
+{
+	struct stat sb;
+	if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+		unlink(path);
+}
+
 static void unlink_db(const char *path)
 {
 	char side[4096];
-	unlink(path);
+	unlink_file(path);
 	snprintf(side, sizeof(side), "%s-wal", path);
-	unlink(side);
+	unlink_file(side);
 	snprintf(side, sizeof(side), "%s-shm", path);
-	unlink(side);
+	unlink_file(side);
 }
 
 int ps_db_create(const char *path, const struct ps_stream_header *h,

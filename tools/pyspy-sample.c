@@ -128,6 +128,8 @@ static void parse(int argc, char **argv, struct opts *o)
 		ps_cli_usage_error("--native needs the target paused: not with --nonblocking");
 }
 
+static int output_created;
+
 static int open_output(const struct opts *o)
 {
 	if (o->sqlite)
@@ -140,7 +142,12 @@ static int open_output(const struct opts *o)
 		}
 		return STDOUT_FILENO;
 	}
-	int fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* created here, not there before: the only file we may remove again */
+	int fd = open(o->output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		output_created = 1;
+	else if (errno == EEXIST)
+		fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		ps_cli_error("cannot open '%s': %s", o->output, strerror(errno));
 		exit(PS_EXIT_FAIL);
@@ -249,8 +256,10 @@ int main(int argc, char **argv)
 			ps_cli_error("cannot write '%s': %s", o.output, strerror(errno));
 			status = PS_EXIT_FAIL;
 		}
-		/* nothing was recorded: leave no empty file behind */
-		if (status == PS_EXIT_FAIL && stat(o.output, &sb) == 0 && sb.st_size == 0)
+		/* nothing was recorded: leave no empty file behind, if it is one
+		 * we made (never /dev/null or a file that was there before) */
+		if (status == PS_EXIT_FAIL && output_created && lstat(o.output, &sb) == 0 &&
+		    S_ISREG(sb.st_mode) && sb.st_size == 0)
 			unlink(o.output);
 	}
 	return status;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -233,11 +234,41 @@ static void default_output(struct record_opts *o, char *buf, size_t cap)
 	}
 }
 
+/* from's bytes into to (created or truncated); -1 with errno set */
+static int copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	ssize_t n = 0;
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, err = 0;
+	if (in >= 0)
+		out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		for (ssize_t off = 0, w; off < n; off += w)
+			if ((w = write(out, buf + off, (size_t)(n - off))) < 0) {
+				n = -1;
+				goto done;
+			}
+done:
+	err = in < 0 || out < 0 || n < 0 ? errno : 0;
+	if (out >= 0 && close(out) != 0 && !err)
+		err = errno;
+	if (in >= 0)
+		close(in);
+	errno = err;
+	return err ? -1 : 0;
+}
+
 /* The stream in tmp converted to o->output (or moved there for pss). */
 static int record_convert(struct record_opts *o, const char *tmp)
 {
 	if (!o->fmt->tool) {
-		if (rename(tmp, o->output) == 0)
+		/* moved when it can be; copied onto what rename would replace
+		 * (/dev/null, a FIFO) or across file systems */
+		struct stat sb;
+		int special = stat(o->output, &sb) == 0 && !S_ISREG(sb.st_mode);
+		if (!special && rename(tmp, o->output) == 0)
+			return PS_EXIT_OK;
+		if ((special || errno == EXDEV) && copy_file(tmp, o->output) == 0)
 			return PS_EXIT_OK;
 		ps_cli_error("cannot write '%s': %s", o->output, strerror(errno));
 		return PS_EXIT_FAIL;

@@ -36,6 +36,7 @@ import random
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -435,7 +436,51 @@ def test_bad_files(python):
     p += ['pyspy-sample -o a directory: %s' % x
           for x in check_failure(r, 1, 'pyspy-sample', mention=('directory', 'the cause'))]
     del cap
+    return p + test_device_outputs(python)
+
+
+def test_device_outputs(python):
+    """An output that is a device (say /dev/null) is written to, never
+    removed or replaced: pyspy-sample used to remove an empty output when
+    it failed, and `pyspy record` to rename its temporary file over the
+    output, which as root replaced /dev/null itself. A character device
+    like /dev/null, made in our own directory, stands in for it."""
+    node = tmp('null-device')
+    try:
+        if os.path.lexists(node):
+            os.unlink(node)
+        os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except OSError as e:
+        return ['cannot make a device node to test with (%s): run as root' % e]
+    gone = str(spawn_gone_pid())
+    runs = [
+        ('pyspy-sample -o DEVICE on a pid that is gone',
+         [BIN['pyspy-sample'], '--pid', gone, '-o', node]),
+        ('pyspy-sample --format sqlite -o DEVICE on a pid that is gone',
+         [BIN['pyspy-sample'], '--format', 'sqlite', '--pid', gone, '-o', node]),
+        ('pyspy record -f raw -o DEVICE',
+         [BIN['pyspy'], 'record', '-f', 'raw', '-o', node, '-d', '1', '--', python, '-c',
+          'import time; time.sleep(1.5)']),
+    ]
+    p = []
+    for what, argv in runs:
+        run_tool(argv[0], argv[1:], timeout=30)
+        mode = os.lstat(node).st_mode if os.path.lexists(node) else None
+        if mode is None or not stat.S_ISCHR(mode):
+            p.append('%s: the device is now %s' % (what, 'gone' if mode is None
+                                                   else 'a regular file'))
+            if mode is not None:
+                os.unlink(node)
+            os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    os.unlink(node)
     return p
+
+
+def spawn_gone_pid():
+    """A pid that was a process a moment ago."""
+    t = spawn(['true'])
+    t.wait()
+    return t.pid
 
 
 BAD_ARGS = [['--bogus'], ['-r'], ['-r', 'abc'], ['-r', '0'], ['-r', '-5'], ['-r', 'nan'],
