@@ -115,7 +115,7 @@ static struct ps_record_memo *memo_for(struct ps_record *r, uint32_t pid, pid_t 
 	if (!r->memo && !(r->memo = calloc(MEMO_SLOTS, sizeof(*r->memo))))
 		return NULL;
 	struct ps_record_memo **slot = &r->memo[((uint32_t)tid * 2654435761u) >> 24];
-	if (!*slot && !(*slot = malloc(sizeof(**slot))))
+	if (!*slot && !(*slot = calloc(1, sizeof(**slot))))
 		return NULL;
 	struct ps_record_memo *m = *slot;
 	if (m->w != r->w || m->epoch != ps_sw_epoch(r->w) || m->pid != pid || m->tid != tid) {
