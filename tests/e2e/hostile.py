@@ -240,13 +240,20 @@ def test_many_threads(python, n=1000):
     return p, note
 
 
-def test_churn_soak(python, seconds=5):
-    """The seconds-long form of bench/soak.sh: returns (problems, note)."""
+def test_churn_soak(python, version, seconds=5):
+    """The seconds-long form of bench/soak.sh: returns (problems, note).
+    Before 3.11 each frame is a heap object that the churn frees and reuses
+    while we walk: a stack read through a freed frame is counted as an
+    error (see torn-frames), and about a third of the samples come out
+    whole; from 3.11 on nearly all do."""
     asan = soak.sanitized(BIN['pyspy-sample'])
     problems, fig = soak.run_soak(BINDIR, python, seconds, rate=200, every=0.2,
                                   slack_mb=None if asan else 16)
-    if fig.get('samples') and fig['good_share'] < 0.5:
-        problems.append('only %.1f%% of the samples good' % (100 * fig['good_share']))
+    major, minor = (int(x) for x in version.split('.')[:2])
+    floor = 0.5 if (major, minor) >= (3, 11) else 0.15
+    if fig.get('samples') and fig['good_share'] < floor:
+        problems.append('only %.1f%% of the samples good (at least %d%% expected)'
+                        % (100 * fig['good_share'], 100 * floor))
     note = 'NOTE churn soak (%s): %s%s' % (python, '; '.join(soak.report(fig)),
                                            ' (ASan build: RSS not checked)' if asan else '')
     return problems, note
@@ -646,7 +653,7 @@ def main():
                 tally('hostile torn-frames %s' % name, None)
         for name in ('2.7', '3.12'):
             if name in found:
-                p, note = test_churn_soak(found[name])
+                p, note = test_churn_soak(found[name], name)
                 tally('hostile churn-soak %s (nonblocking, 5 s)' % name, p)
                 notes.append(note)
             else:
