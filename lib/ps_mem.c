@@ -28,6 +28,7 @@ struct span {
 	uint64_t addr;
 	size_t len;
 	size_t off;               /* into data (prefetched spans) */
+	size_t rank;              /* when it was first read in the last snapshot */
 };
 
 struct ps_mem_prefetch {
@@ -43,6 +44,9 @@ struct ps_mem_prefetch {
 	size_t nlast, caplast;
 	struct span plan[PF_MAX_SPANS];
 	size_t nplan, plantotal;
+	/* have (and plan) in the order of their first read: the order the
+	 * prefetch copies them in (see ps_mem_prefetch_begin) */
+	uint16_t order[PF_MAX_SPANS], planorder[PF_MAX_SPANS];
 	uint8_t *data;
 	size_t datacap;
 };
@@ -64,6 +68,18 @@ static int by_addr(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+/* pf->order: the spans of have by rank (insertion sort: spans are few,
+ * and mostly in order already). */
+static void order_by_rank(struct ps_mem_prefetch *pf)
+{
+	for (size_t i = 0; i < pf->nhave; i++) {
+		size_t j = i;
+		for (; j > 0 && pf->have[pf->order[j - 1]].rank > pf->have[i].rank; j--)
+			pf->order[j] = pf->order[j - 1];
+		pf->order[j] = (uint16_t)i;
+	}
+}
+
 /* Sort and merge the wanted ranges into have (bounded); the bytes they need. */
 static size_t plan(struct ps_mem_prefetch *pf)
 {
@@ -76,6 +92,8 @@ static size_t plan(struct ps_mem_prefetch *pf)
 		struct span *last = pf->nhave ? &pf->have[pf->nhave - 1] : NULL;
 		if (last && w.addr <= last->addr + last->len + PF_MERGE_GAP) {
 			uint64_t end = w.addr + w.len;
+			if (w.rank < last->rank)
+				last->rank = w.rank;
 			if (end > last->addr + last->len) {
 				size_t grow = (size_t)(end - (last->addr + last->len));
 				if (total + grow > PF_MAX_BYTES)
@@ -93,6 +111,7 @@ static size_t plan(struct ps_mem_prefetch *pf)
 	}
 	for (size_t i = 0; i < pf->nhave; i++) /* offsets after merging */
 		pf->have[i].off = i ? pf->have[i - 1].off + pf->have[i - 1].len : 0;
+	order_by_rank(pf);
 	return total;
 }
 
@@ -102,6 +121,7 @@ static size_t plan_again(struct ps_mem_prefetch *pf)
 	size_t bytes = pf->nwant * sizeof(*pf->want);
 	if (pf->nwant && pf->nwant == pf->nlast && !memcmp(pf->want, pf->last, bytes)) {
 		memcpy(pf->have, pf->plan, pf->nplan * sizeof(*pf->plan));
+		memcpy(pf->order, pf->planorder, pf->nplan * sizeof(*pf->order));
 		pf->nhave = pf->nplan;
 		return pf->plantotal;
 	}
@@ -119,9 +139,31 @@ static size_t plan_again(struct ps_mem_prefetch *pf)
 	}
 	size_t total = plan(pf);
 	memcpy(pf->plan, pf->have, pf->nhave * sizeof(*pf->have));
+	memcpy(pf->planorder, pf->order, pf->nhave * sizeof(*pf->order));
 	pf->nplan = pf->nhave;
 	pf->plantotal = total;
 	return total;
+}
+
+/* After a prefetch that copied got bytes: keep the spans read whole. The
+ * copy stops at the first span that fails, so those after it (in copy
+ * order) were not read either. */
+static void keep_read(struct ps_mem_prefetch *pf, size_t got)
+{
+	size_t done = 0, k = 0;
+	for (; k < pf->nhave; k++) {
+		size_t len = pf->have[pf->order[k]].len;
+		if (done + len > got)
+			break;
+		done += len;
+	}
+	for (; k < pf->nhave; k++)
+		pf->have[pf->order[k]].len = 0; /* marks it unread */
+	size_t n = 0;
+	for (size_t i = 0; i < pf->nhave; i++)
+		if (pf->have[i].len)
+			pf->have[n++] = pf->have[i];
+	pf->nhave = n;
 }
 
 void ps_mem_prefetch_begin(struct ps_mem *m)
@@ -143,20 +185,21 @@ void ps_mem_prefetch_begin(struct ps_mem *m)
 		pf->data = d;
 		pf->datacap = total;
 	}
+	/* copied in the order the last walk first read them, not by address:
+	 * the thread state comes first and the frames it leads to right after,
+	 * so the parts of a stack that change fastest (its top) are copied
+	 * closest together in time */
 	struct iovec local[PF_MAX_SPANS], remote[PF_MAX_SPANS];
-	for (size_t i = 0; i < pf->nhave; i++) {
-		local[i] = (struct iovec){ pf->data + pf->have[i].off, pf->have[i].len };
-		remote[i] = (struct iovec){ (void *)(uintptr_t)pf->have[i].addr, pf->have[i].len };
+	for (size_t k = 0; k < pf->nhave; k++) {
+		const struct span *sp = &pf->have[pf->order[k]];
+		local[k] = (struct iovec){ pf->data + sp->off, sp->len };
+		remote[k] = (struct iovec){ (void *)(uintptr_t)sp->addr, sp->len };
 	}
 	m->reads++;
 	ssize_t got = process_vm_readv(m->pid, local, pf->nhave, remote, pf->nhave, 0);
-	size_t keep = 0;
-	if (got > 0) {
+	if (got > 0)
 		m->bytes += (uint64_t)got;
-		while (keep < pf->nhave && pf->have[keep].off + pf->have[keep].len <= (size_t)got)
-			keep++;
-	}
-	pf->nhave = keep; /* the spans after a failed one were not read */
+	keep_read(pf, got > 0 ? (size_t)got : 0);
 }
 
 void ps_mem_prefetch_end(struct ps_mem *m)
@@ -201,7 +244,8 @@ static void remember(struct ps_mem_prefetch *pf, uint64_t addr, size_t len)
 	uint64_t end = addr + len, page_end = ((end - 1) | 4095) + 1;
 	if (end + PF_SLACK < page_end)
 		page_end = end + PF_SLACK;
-	pf->want[pf->nwant++] = (struct span){ addr, (size_t)(page_end - addr), 0 };
+	pf->want[pf->nwant] = (struct span){ addr, (size_t)(page_end - addr), 0, pf->nwant };
+	pf->nwant++;
 }
 
 /* Serve ranges from the prefetch if they are all there. */

@@ -300,7 +300,7 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 	int listed = 0, each = 0, rc;
 	if (o->nonblocking) {
 		rc = ps_task_watch_list_due(tw, now, &listed);
-		flags |= PS_SNAP_NO_IDLE;
+		flags |= PS_SNAP_NO_IDLE | PS_SNAP_RETRY;
 	} else {
 		rc = ps_task_watch_update(tw, now);
 	}
@@ -684,6 +684,8 @@ static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 	if (rc == PS_OK) {
 		l->st->samples++;
 		l->st->thread_samples += s.n;
+		l->st->retried += s.retries > 0;
+		l->st->retries += s.retries;
 		if (s.errors)
 			count_errors(l, i, s.errors, now);
 		/* stamped with the tick's deadline, not the instant the read

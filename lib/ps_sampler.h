@@ -69,6 +69,8 @@ struct ps_sampler_stats {
 	uint64_t reads;         /* process_vm_readv calls made for them */
 	uint64_t bytes;         /* bytes those calls read */
 	uint64_t listings;      /* times a thread list was read (/proc/PID/task) */
+	uint64_t retried;       /* snapshots read again, torn (PS_SNAP_RETRY) */
+	uint64_t retries;       /* walks done again for them */
 	uint64_t paused;        /* pauses (not nonblocking) ... */
 	uint64_t paused_each;   /* ... of which thread by thread (see
 				   PS_PAUSE_ALL_MAX); for those, the

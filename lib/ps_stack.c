@@ -553,18 +553,11 @@ static int walk_threads(struct ps_proc *p, struct ps_snapshot *s, struct ps_errm
 	return PS_OK;
 }
 
-int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
-		     const struct ps_tasks *tasks, struct ps_errmsg *e)
+/* walk_threads, with code objects met again validated together at the end
+ * (one read for all); if one turns out stale (freed, its address reused),
+ * the walk is done again reading each as it is met, as if never cached. */
+static int walk_validated(struct ps_proc *p, struct ps_snapshot *s, struct ps_errmsg *e)
 {
-	struct ps_tasks own = { 0 };
-	if (!tasks) {
-		ps_tasks_read(p->pid, &own);
-		tasks = &own;
-	}
-	/* code objects met again are validated together at the end (one read
-	 * for all); if one turns out stale (freed, its address reused), the
-	 * walk is done again reading each as it is met, as if never cached */
-	ps_mem_prefetch_begin(&p->mem); /* what the last snapshot read, in one call */
 	ps_code_defer(p, 1);
 	int rc = walk_threads(p, s, e);
 	if (rc == PS_OK && ps_code_validate(p)) {
@@ -573,6 +566,31 @@ int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
 		rc = walk_threads(p, s, e);
 	}
 	ps_code_defer(p, 0);
+	return rc;
+}
+
+int ps_snapshot_take(struct ps_proc *p, struct ps_snapshot *s, unsigned flags,
+		     const struct ps_tasks *tasks, struct ps_errmsg *e)
+{
+	struct ps_tasks own = { 0 };
+	if (!tasks) {
+		ps_tasks_read(p->pid, &own);
+		tasks = &own;
+	}
+	ps_mem_prefetch_begin(&p->mem); /* what the last snapshot read, in one call */
+	int rc = walk_validated(p, s, e);
+	/* A stack torn by a running target is read again at once: the
+	 * prefetch, renewed, then holds the frames the torn walk went through
+	 * as they are now, copied together, which a stack changing faster
+	 * than one read a frame (fib before 3.11) needs to be read whole. */
+	for (int again = 0; rc == PS_OK && s->errors && (flags & PS_SNAP_RETRY) &&
+			    again < PS_SNAP_RETRIES; again++) {
+		ps_mem_prefetch_end(&p->mem);
+		ps_mem_prefetch_begin(&p->mem);
+		ps_snapshot_release(s);
+		rc = walk_validated(p, s, e);
+		s->retries = (unsigned)again + 1;
+	}
 	if (rc == PS_OK)
 		fill_tids(p, s, tasks);
 	ps_mem_prefetch_end(&p->mem);

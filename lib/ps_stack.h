@@ -54,7 +54,10 @@ struct ps_snapshot {
 	struct ps_thread *threads;
 	size_t n, cap;
 	uint64_t errors;        /* reads that failed while walking */
+	unsigned retries;       /* walks done again (PS_SNAP_RETRY) */
 };
+
+#define PS_SNAP_RETRIES 2
 
 enum ps_snap_flags {
 	PS_SNAP_NAMES = 1 << 0,  /* look up threading names */
@@ -63,6 +66,10 @@ enum ps_snap_flags {
 	PS_SNAP_NO_IDLE = 1 << 2, /* leave idle flags to the caller, who reads
 				     the states it needs after the walk and
 				     calls ps_snapshot_idle */
+	PS_SNAP_RETRY = 1 << 3,  /* the target runs: a snapshot with a stack
+				    that could not be read whole (a frame freed
+				    under the walk) is read again, at most
+				    PS_SNAP_RETRIES more times */
 };
 
 /* Walk every thread. With PS_SNAP_NATIVE each thread's native stack is

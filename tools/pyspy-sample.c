@@ -186,6 +186,9 @@ static void cost(const struct ps_sampler_stats *st)
 	fputc('\n', stderr);
 	/* a line of its own: scripts parse the one above as it is */
 	fprintf(stderr, "%s: ", ps_cli_name());
+	if (st->retried)
+		fprintf(stderr, "%llu snapshots read again, torn by the running target (%llu walks "
+			"more); ", (unsigned long long)st->retried, (unsigned long long)st->retries);
 	if (st->paused_each)
 		fprintf(stderr, "%llu of %llu pauses thread by thread (for those, the pause is "
 			"the longest stop of one thread); ", (unsigned long long)st->paused_each,

@@ -279,7 +279,7 @@ def test_torn_frames(python):
     all the time (before 3.11 each is a heap object from a free list): a
     stack read through a frame freed meanwhile must end under <truncated>
     and count an error, never pass for a complete stack that stops early.
-    Every stack reaches <module> or is marked."""
+    Every stack reaches <module> or is marked, and at least half reach it."""
     t = spawn([python, '-c', FIB_TARGET], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         t.stdout.readline()
@@ -307,6 +307,12 @@ def test_torn_frames(python):
     if bad:
         return ['%d of %d stacks neither reach <module> nor are marked <truncated>'
                 % (bad, rooted + marked + bad)]
+    # frame objects are read by page and the pages a walk met are copied
+    # together at the next sample, so most stacks are read whole (75-95 %
+    # here); frame by frame, a third or less were
+    if rooted < 0.5 * (rooted + marked):
+        return ['only %d of %d stacks whole (at least half expected)'
+                % (rooted, rooted + marked)]
     return []
 
 

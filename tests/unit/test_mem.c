@@ -441,6 +441,39 @@ static void test_prefetch_serves_close_ranges_either_side_of_a_page_boundary(voi
 	ps_mem_release(&m);
 }
 
+/* The prefetch copies in the order of first reads: a range read first
+ * but lying higher is still copied (and served) when a lower one, read
+ * after it, has been unmapped since. */
+static void test_prefetch_copies_in_first_read_order(void **state)
+{
+	struct ps_mem m;
+	unsigned char out[16];
+	unsigned char *p = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)state;
+	assert_true(p != MAP_FAILED);
+	for (size_t i = 0; i < 8 * PAGE; i++)
+		p[i] = (unsigned char)(i / 16);
+	ps_mem_init(&m, getpid());
+	ps_mem_prefetch_begin(&m);
+	assert_int_equal(ps_mem_read(&m, addr_of(p + 7 * PAGE + 100), out, 16), PS_OK);
+	assert_int_equal(ps_mem_read(&m, addr_of(p + 100), out, 16), PS_OK);
+	ps_mem_prefetch_end(&m);
+	assert_int_equal(munmap(p, PAGE), 0);
+
+	ps_mem_prefetch_begin(&m);
+	uint64_t errors = m.errors;
+	assert_int_equal(ps_mem_read(&m, addr_of(p + 7 * PAGE + 100), out, 16), PS_OK);
+	assert_memory_equal(out, p + 7 * PAGE + 100, 16);
+	assert_int_equal(m.served, 1);
+	assert_int_equal(ps_mem_read(&m, addr_of(p + 100), out, 16), PS_EREAD);
+	assert_int_equal(m.errors, errors + 1);
+	ps_mem_prefetch_end(&m);
+	munmap(p + PAGE, 7 * PAGE);
+	ps_mem_release(&m);
+}
+
 /* ---- ps_mem_read_cstr ---- */
 
 static void test_cstr_ending_at_end_of_mapped_page(void **state)
@@ -623,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_prefetch_serves_last_snapshots_reads_fresh_with_one_call),
 		cmocka_unit_test(test_prefetch_of_a_page_unmapped_since_serves_the_rest),
 		cmocka_unit_test(test_prefetch_serves_close_ranges_either_side_of_a_page_boundary),
+		cmocka_unit_test(test_prefetch_copies_in_first_read_order),
 		cmocka_unit_test(test_cstr_ending_at_end_of_mapped_page),
 		cmocka_unit_test(test_cstr_spanning_two_pages),
 		cmocka_unit_test(test_cstr_longer_than_cap_is_truncated),

@@ -90,6 +90,44 @@ static void test_unbound_thread_state_is_skipped_and_the_walk_goes_on(void **sta
 	fake_free(f);
 }
 
+/* Not pausing, a snapshot with a stack that could not be read whole is
+ * read again (PS_SNAP_RETRY), a bounded number of times; one read whole
+ * is not, and without the flag nothing is. */
+static void test_torn_snapshot_is_read_again_a_bounded_number_of_times(void **state)
+{
+	(void)state;
+	pid_t tids[] = { 4241, 4242 };
+	struct fake *f = fake_new(tids, 2);
+	struct ps_snapshot s;
+	struct ps_errmsg e = { 0 };
+
+	assert_int_equal(ps_snapshot_take(&f->p, &s, PS_SNAP_RETRY, &f->tasks, &e), PS_OK);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.errors, 0);
+	assert_int_equal(s.retries, 0);
+	ps_snapshot_release(&s);
+
+	f->ts[1].current_frame = 4096; /* plausible, never mapped: unreadable */
+	uint64_t reads = f->p.mem.reads;
+	assert_int_equal(ps_snapshot_take(&f->p, &s, 0, &f->tasks, &e), PS_OK);
+	uint64_t once = f->p.mem.reads - reads;
+	assert_int_equal(s.retries, 0);
+	assert_int_equal(s.errors, 1);
+	assert_true(s.threads[1].flags & PS_THREAD_TRUNCATED);
+	ps_snapshot_release(&s);
+
+	reads = f->p.mem.reads;
+	assert_int_equal(ps_snapshot_take(&f->p, &s, PS_SNAP_RETRY, &f->tasks, &e), PS_OK);
+	assert_int_equal(s.retries, PS_SNAP_RETRIES);
+	assert_true(f->p.mem.reads - reads > once); /* walked again, for real */
+	assert_int_equal(s.n, 2);  /* the last walk's result, counted once */
+	assert_int_equal(s.errors, 1);
+	assert_true(s.threads[1].flags & PS_THREAD_TRUNCATED);
+	assert_false(s.threads[0].flags & PS_THREAD_TRUNCATED);
+	ps_snapshot_release(&s);
+	fake_free(f);
+}
+
 /* A stopper that records its calls and answers per tid. */
 struct calls {
 	char log[64];     /* 's' stop, 'g' go, in order */
@@ -173,6 +211,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unbound_thread_state_is_skipped_and_the_walk_goes_on),
+		cmocka_unit_test(test_torn_snapshot_is_read_again_a_bounded_number_of_times),
 		cmocka_unit_test(test_each_thread_is_stopped_alone_and_always_let_go),
 		cmocka_unit_test(test_each_walk_stops_at_a_foreign_thread_state),
 	};
