@@ -4,6 +4,7 @@
     bench/compare.py --bin build/bin [--peers ../shared/peers] [--runs 5]
                      [--seconds 3] [--versions 2.7,3.10,3.12,3.13]
                      [--only rate,slowdown,bytes,rss] [--rss-minutes 1]
+                     [--samplers pyspy,austin,...] [--rates 100,1000] [--work 1]
                      [--out bench/out/compare.md]
 
 Prints one markdown table per measurement and writes them all to --out, each
@@ -20,7 +21,9 @@ Measurements:
             thread-samples per second and sampler CPU (user+sys, from
             wait4) per thread-sample
   slowdown  the workload's own elapsed time under each sampler at 100 Hz and
-            1,000 Hz, against unprofiled runs paired with them
+            1,000 Hz (--rates), each run paired with an unprofiled run just
+            before it; for pyspy also the share of time the target was
+            paused (median pause from --stats, times the rate)
   bytes     stream bytes per sample, marginal (the size of a 2T recording
             minus that of a T one, over the difference in samples), at
             100 Hz and at the highest rate, deep, flat and 50 threads
@@ -181,8 +184,8 @@ class Pyspy(Tool):
         return [self.exe, '-q', '-r', str(rate), '-d', str(seconds), '-o', out,
                 '--pid', str(pid)] + (['--nonblocking'] if self.nonblocking else [])
 
-    def launch(self, argv, rate, out):
-        return [self.exe, '-q', '-r', str(rate), '-o', out] + \
+    def launch(self, argv, rate, out, stats=False):
+        return [self.exe, '--stats' if stats else '-q', '-r', str(rate), '-o', out] + \
                (['--nonblocking'] if self.nonblocking else []) + ['--'] + argv
 
     def count(self, out):
@@ -430,48 +433,68 @@ def elapsed_of(err):
     return float(m[-1]) if m else None
 
 
+def paused_share(err, rate):
+    """From pyspy-sample --stats: the median pause times the rate, the share
+    of the target's time it was stopped (None when it was not paused)."""
+    m = re.search(r'paused per sample: median ([\d.]+) us', err)
+    return float(m.group(1)) * rate / 1e6 if m else None
+
+
+def slowdown_runs(args, argv, samplers, version):
+    """Each profiled run paired with an unprofiled run just before it:
+    {(sampler, Hz): [(profiled s, unprofiled s, paused share)]}, commands."""
+    prof, cmds = {}, {}
+    for r in range(args.runs):
+        for t in samplers:
+            if not t.reads(version):
+                continue
+            for rate in args.rates:
+                base = elapsed_of(run_timed(argv, 120)[2])
+                out = tempfile.mktemp(prefix='bench-')
+                cmd = t.launch(argv, rate, out, stats=True) if t.name.startswith('pyspy') \
+                    else t.launch(argv, rate, out)
+                cmds[(t.name, rate)] = cmd
+                err = run_timed(cmd, 120)[2]
+                prof.setdefault((t.name, rate), []).append(
+                    (elapsed_of(err), base, paused_share(err, rate)))
+                if os.path.exists(out):
+                    os.unlink(out)
+        log('slowdown %s %s: run %d done' % (version, os.path.basename(argv[1]), r + 1))
+    return prof, cmds
+
+
 def measure_slowdown(args, tl, versions, report):
     rows = []
-    samplers = [t for t in tl if t.name in ('pyspy', 'pyspy nonblocking', 'py-spy',
-                                            'py-spy nonblocking', 'austin')]
-    # a fixed amount of work, about 2 s on 3.12 here
-    work = {'deep': '1200', 'flat': '13000000'}
+    samplers = [t for t in tl if t.name in args.samplers]
+    # a fixed amount of work, about 1 s on 3.12 here (times --work)
+    work = {'deep': 1200, 'flat': 13000000}
     for version in versions:
         python = interpreter(version)
         if not python:
             continue
         pick(tl, version)
         for wl in ('deep', 'flat'):
-            argv = [python, workload_path(wl), work[wl]]
-            base, prof, cmds = [], {}, {}
-            for r in range(args.runs):
-                base.append(elapsed_of(run_timed(argv, 120)[2]))
-                for t in samplers:
-                    if not t.reads(version):
-                        continue
-                    for rate in (100, 1000):
-                        out = tempfile.mktemp(prefix='bench-')
-                        cmd = t.launch(argv, rate, out)
-                        cmds[(t.name, rate)] = cmd
-                        prof.setdefault((t.name, rate), []).append(
-                            elapsed_of(run_timed(cmd, 120)[2]))
-                        if os.path.exists(out):
-                            os.unlink(out)
-                log('slowdown %s %s: run %d done' % (version, wl, r + 1))
-            b = median(base)
-            for (name, rate), xs in sorted(prof.items()):
-                m = median(xs)
-                # each profiled run against the unprofiled run of its own
-                # round: a machine that slows down for a while cancels out
-                ratios = [x / y for x, y in zip(xs, base) if x and y]
-                rows.append([version, wl, name, str(rate), fmt(b, '{:.3f}'), fmt(m, '{:.3f}'),
+            argv = [python, workload_path(wl), str(int(work[wl] * args.work))]
+            prof, cmds = slowdown_runs(args, argv, samplers, version)
+            for (name, rate), runs in sorted(prof.items()):
+                ok = [(x, y, z) for x, y, z in runs if x and y]
+                # each profiled run against the unprofiled run just before
+                # it: a machine that slows down for a while cancels out
+                ratios = [x / y for x, y, _ in ok]
+                shares = [z for _, _, z in ok if z is not None]
+                rows.append([version, wl, name, str(rate),
+                             fmt(median([y for _, y, _ in ok]) if ok else None, '{:.3f}'),
+                             fmt(median([x for x, _, _ in ok]) if ok else None, '{:.3f}'),
                              fmt((median(ratios) - 1) * 100 if ratios else None, '{:+.2f} %'),
+                             fmt(median(shares) * 100 if shares else None, '{:.2f} %'),
                              '`%s`' % show_cmd(cmds[(name, rate)])])
     report.table('Target slowdown: the workload\'s own elapsed time, profiled vs unprofiled '
-                 '(launch mode; slowdown: median over %d rounds of profiled / unprofiled '
-                 'in the same round)' % args.runs,
+                 '(launch mode; slowdown: median over %d rounds of profiled / unprofiled, '
+                 'each profiled run paired with an unprofiled one just before it; paused: '
+                 'pyspy-sample --stats median pause × Hz, the share of time the target '
+                 'was stopped)' % args.runs,
                  ['Python', 'workload', 'sampler', 'Hz', 'unprofiled s', 'profiled s',
-                  'slowdown', 'command'], rows)
+                  'slowdown', 'paused', 'command'], rows)
 
 
 def measure_bytes(args, tl, versions, report):
@@ -583,10 +606,17 @@ def main():
     ap.add_argument('--versions', default='2.7,3.10,3.12,3.13')
     ap.add_argument('--only', default='rate,reads,slowdown,bytes,rss')
     ap.add_argument('--rss-minutes', type=float, default=1)
+    ap.add_argument('--samplers', default='pyspy,pyspy nonblocking,py-spy,py-spy nonblocking,austin',
+                    help='slowdown: the samplers measured')
+    ap.add_argument('--rates', default='100,1000', help='slowdown: the rates (Hz)')
+    ap.add_argument('--work', type=float, default=1,
+                    help='slowdown: the workloads\' fixed work, scaled (1: about 1 s on 3.12)')
     ap.add_argument('--out', default=os.path.join(ROOT, 'bench', 'out', 'compare.md'))
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     versions = [v for v in args.versions.split(',') if v]
+    args.samplers = [x.strip() for x in args.samplers.split(',') if x.strip()]
+    args.rates = [int(x) for x in args.rates.split(',') if x]
     report = Report()
     tl, notes = tools(args)
     for n in notes:
