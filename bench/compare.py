@@ -138,14 +138,19 @@ def run_timed(argv, timeout, interrupt_after=None):
         return status, ru.ru_utime + ru.ru_stime, err.read().decode('utf-8', 'replace')
 
 
-def fold_total(path):
-    """Thread-samples in a folded-stack file (the last field of each line)."""
-    total = 0
+def fold_total(path, torn=None):
+    """Thread-samples in a folded-stack file (the last field of each line);
+    torn, a list, gets those under a <truncated> root appended."""
+    total = cut = 0
     with open(path, errors='replace') as f:
         for line in f:
             field = line.rstrip('\n').rpartition(' ')[2]
             if field.isdigit():
                 total += int(field)
+                if line.startswith('<truncated>'):
+                    cut += int(field)
+    if torn is not None:
+        torn.append(cut)
     return total
 
 
@@ -193,8 +198,12 @@ class Pyspy(Tool):
         with open(folded, 'w') as f:
             subprocess.run([os.path.join(self.bindir, 'pyspy-fold'), '--idle', out],
                            stdout=f, stderr=subprocess.DEVNULL)
-        n = fold_total(folded)
+        torn = []
+        n = fold_total(folded, torn)
         os.unlink(folded)
+        # stacks that could not be read whole: a fast sampler that reads
+        # half stacks is no faster
+        self.torn = torn[0] / n if n else None
         return n
 
     def stats(self, pid, seconds, rate):
@@ -367,33 +376,37 @@ def measure_rate(args, tl, versions, report):
                         if not t.reads(version):
                             continue
                         t.flat = wl == 'flat'
+                        t.torn = None
                         n, cpu, _, argv, wall = attach_once(t, w.pid, MAX_RATE, args.seconds)
                         cmds[t.name] = argv
-                        per[t.name].append((n / wall, cpu / n * 1e6 if n else None))
+                        per[t.name].append((n / wall, cpu / n * 1e6 if n else None, t.torn))
                     log('rate %s %s: run %d done' % (version, wl, r + 1))
             finally:
                 stop(w)
             # the machine's load, which every tool shares alike (runs are
             # interleaved) but which makes absolute figures worse
             load = '%.1f–%.1f' % (load0, os.getloadavg()[0])
-            austin_cpu = median([c for _, c in per.get('austin', [])])
-            austin_rate = median([s for s, _ in per.get('austin', [])])
+            austin_cpu = median([c for _, c, _ in per.get('austin', [])])
+            austin_rate = median([s for s, _, _ in per.get('austin', [])])
             for t in tl:
                 if not t.reads(version):
                     rows.append([version, wl, t.name, 'cannot read %s' % version, '', '', '',
-                                 load, ''])
+                                 '', load, ''])
                     continue
-                rate = median([s for s, _ in per[t.name]])
-                cpu = median([c for _, c in per[t.name]])
+                rate = median([s for s, _, _ in per[t.name]])
+                cpu = median([c for _, c, _ in per[t.name]])
+                torn = [x for _, _, x in per[t.name] if x is not None]
                 rows.append([version, wl, t.name, fmt(rate, '{:,.0f}'), fmt(cpu),
                              fmt(ratio(cpu, austin_cpu), '{:.3f}'),
-                             fmt(ratio(rate, austin_rate), '{:.2f}'), load,
+                             fmt(ratio(rate, austin_rate), '{:.2f}'),
+                             fmt(median(torn) * 100 if torn else None, '{:.1f} %'), load,
                              '`%s`' % show_cmd(cmds.get(t.name, []))])
     report.table('Highest sustained rate and sampler CPU per thread-sample '
                  '(%g s attached, median of %d interleaved runs; samples/s = '
                  'thread-samples over the run\'s wall time)' % (args.seconds, args.runs),
                  ['Python', 'workload', 'sampler', 'samples/s', 'CPU µs/sample',
-                  'CPU vs austin', 'rate vs austin', 'load avg', 'command'], rows)
+                  'CPU vs austin', 'rate vs austin', 'torn (pyspy)', 'load avg', 'command'],
+                 rows)
 
 
 def running_workloads(versions, names):

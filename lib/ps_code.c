@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ps_lines.h"
 #include "ps_pyobj.h"
@@ -27,6 +28,7 @@ struct ps_code_cache {
 	/* deferred validation (ps_code_defer): entries used this epoch and not
 	 * read yet, and room for their headers */
 	int defer;
+	uint64_t now_ns;       /* the monotonic clock at ps_code_cache_begin */
 	struct ps_code **pending;
 	size_t npending, pcap;
 	uint8_t *headers;
@@ -150,6 +152,9 @@ void ps_code_cache_trim(struct ps_code_cache *c, uint64_t epoch)
 
 void ps_code_cache_begin(struct ps_proc *p)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	p->codes->now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	p->epoch++;
 	ps_code_cache_trim(p->codes, p->epoch);
 }
@@ -201,6 +206,8 @@ static size_t validate_some(struct ps_proc *p, size_t first, size_t n)
 		if (rc != PS_OK || !same_object(&now, k)) {
 			k->epoch = 0; /* read afresh when next used */
 			bad++;
+		} else {
+			k->checked_ns = c->now_ns;
 		}
 	}
 	return bad;
@@ -357,6 +364,11 @@ int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out)
 		*out = *slot;
 		return PS_OK;
 	}
+	if (*slot && (*slot)->epoch && c->now_ns - (*slot)->checked_ns < PS_CODE_RECHECK_NS) {
+		(*slot)->epoch = p->epoch;
+		*out = *slot;
+		return PS_OK;
+	}
 	if (*slot && c->defer && (*slot)->epoch && defer_entry(c, *slot)) {
 		(*slot)->epoch = p->epoch; /* provisionally: ps_code_validate */
 		*out = *slot;
@@ -370,6 +382,7 @@ int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out)
 		identify(p, h, &now);
 		if (same_object(&now, *slot)) {
 			(*slot)->epoch = p->epoch;
+			(*slot)->checked_ns = c->now_ns;
 			*out = *slot;
 			return PS_OK;
 		}
@@ -385,6 +398,7 @@ int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out)
 		return rc;
 	}
 	k->epoch = p->epoch;
+	k->checked_ns = c->now_ns;
 	rc = ps_code_cache_add(c, k);
 	if (rc) {
 		code_free(k);

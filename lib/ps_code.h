@@ -2,8 +2,9 @@
  *
  * Code objects are immutable, but they die and their memory is reused: an
  * entry is revalidated (one read of the object's header, compared with what
- * we decoded) the first time it is used in each epoch (snapshot). Entries
- * stay put during an epoch, so pointers to them are valid until the next
+ * we decoded) the first time it is used in each epoch (snapshot), unless
+ * it was found the same less than PS_CODE_RECHECK_NS ago. Entries stay put
+ * during an epoch, so pointers to them are valid until the next
  * ps_code_cache_begin. */
 #ifndef PS_CODE_H
 #define PS_CODE_H
@@ -13,12 +14,22 @@
 
 #include "ps_proc.h"
 
+/* An entry checked (read, or revalidated) this recently is taken as it is:
+ * at 1 kHz or less every snapshot still checks every code object it meets;
+ * faster, each is checked once a millisecond. Checking is one range of the
+ * snapshot's vectored read per code object, and at the highest rates those
+ * ranges were most of a flat stack's read. The cost: a code object freed
+ * and another made at the same address is seen under the old name for at
+ * most this long. */
+#define PS_CODE_RECHECK_NS 1000000
+
 struct ps_code {
 	uint64_t addr;
 	uint64_t serial;       /* unique to this entry among all ever made: an
 				  entry freed and another allocated at the same
 				  place never compare equal (ps_record's memo) */
 	uint64_t epoch;        /* epoch it was last validated in */
+	uint64_t checked_ns;   /* when its header was last read (monotonic) */
 	/* what identifies this object: compared on revalidation */
 	uint64_t type, name_ptr, file_ptr, table_ptr;
 	int firstlineno;
