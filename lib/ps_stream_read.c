@@ -653,7 +653,7 @@ static int p_sample(struct cur *c, struct ps_sr_record *rec)
  * threads are never used again, so only the start (entry 0) is cleared. */
 static void sx_reset(struct ps_sr *r)
 {
-	ps_sx_model_init(&r->sxm);
+	ps_sx_model_init(&r->sxm, r->hdr.rate_hz);
 	if (r->sxt_cap)
 		memset(&r->sxt[0], 0, sizeof(r->sxt[0]));
 }
@@ -693,7 +693,7 @@ static unsigned rc_bit(struct ps_sr *r, uint16_t *p)
 		*p = (uint16_t)(*p - (*p >> PS_RC_MOVE));
 		bit = 1;
 	}
-	if (r->sx.range < PS_RC_TOP) {
+	while (r->sx.range < PS_RC_TOP) {
 		r->sx.range <<= 8;
 		r->sx.code <<= 8;
 		if (r->sx.c < r->sx.cend)
@@ -761,8 +761,14 @@ static int sx_dt(struct cur *c, struct ps_sx_thread *t, uint64_t *dt)
 	else if (m->d1 && !rc_bit(r, &p[2]))
 		cls = 2;
 	*dt = cls == 0 ? 0 : cls == 1 ? m->d0 : m->d1;
-	if (cls == 3 && sx_ext(c, dt))
+	if (cls == 3 && m->period && !rc_bit(r, &m->p.mul)) {
+		unsigned node = 1;
+		while (node < PS_SX_MULTIPLES)
+			node = 2 * node + rc_bit(r, &m->p.mul_tree[node]);
+		*dt = (uint64_t)(node - PS_SX_MULTIPLES + 1) * m->period;
+	} else if (cls == 3 && sx_ext(c, dt)) {
 		return -1;
+	}
 	ps_sx_dt_seen(m, cls, *dt);
 	t->dt_class = (uint8_t)cls;
 	return 0;
@@ -841,7 +847,7 @@ static int p_samples(struct cur *c, size_t size)
 	if (cu_u(c, &n) || cu_u(c, &xlen))
 		return -1;
 	if (n == 0 || n > UINT32_MAX)
-		return cu_bad(c, "of %llu samples", n);
+		return cu_bad(c, "a count of %llu samples", n);
 	if (xlen > (uint64_t)(c->end - c->p))
 		return cu_bad(c, "extras of %llu bytes run past the record", xlen);
 	r->sx.x = c->p;

@@ -178,6 +178,7 @@ struct sx_enc {
 	uint8_t skip;           /* LZMA's first byte, always 0, is left out */
 	uint32_t n;             /* samples in the record */
 	struct ps_sx_model m;
+	uint32_t rate_hz;       /* the header's: the model's period */
 	struct ps_sx_thread *t; /* by thread id, 0 included */
 	uint32_t tcap;
 };
@@ -224,7 +225,7 @@ static void rc_bit(struct sx_enc *x, uint16_t *p, unsigned bit)
 		x->range -= bound;
 		*p = (uint16_t)(*p - (*p >> PS_RC_MOVE));
 	}
-	if (x->range < PS_RC_TOP) {
+	while (x->range < PS_RC_TOP) {
 		x->range <<= 8;
 		rc_shift_low(x);
 	}
@@ -265,7 +266,7 @@ static int sx_thread_room(struct sx_enc *x, uint32_t id)
 /* The model starts again with each segment (and the stream). */
 static void sx_reset(struct sx_enc *x)
 {
-	ps_sx_model_init(&x->m);
+	ps_sx_model_init(&x->m, x->rate_hz);
 	if (x->tcap)
 		memset(x->t, 0, x->tcap * sizeof(*x->t));
 }
@@ -294,8 +295,21 @@ static void sx_code(struct sx_enc *x, uint64_t dt, uint32_t thread, uint32_t sta
 		rc_bit(x, &pd[1], cls != 1);
 	if (cls > 1 && m->d1)
 		rc_bit(x, &pd[2], cls != 2);
-	if (cls == 3)
+	if (cls == 3 && m->period) {
+		/* late ticks, or a sampler behind its grid: a few periods */
+		uint64_t k = dt % m->period ? 0 : dt / m->period;
+		int tree = k >= 1 && k <= PS_SX_MULTIPLES;
+		rc_bit(x, &m->p.mul, !tree);
+		for (unsigned b = 6, node = 1; tree && b-- > 0;) {
+			unsigned bit = (unsigned)((k - 1) >> b) & 1;
+			rc_bit(x, &m->p.mul_tree[node], bit);
+			node = 2 * node + bit;
+		}
+		if (!tree)
+			bb_uv(&x->ext, dt);
+	} else if (cls == 3) {
 		bb_uv(&x->ext, dt);
+	}
 	ps_sx_dt_seen(m, cls, dt);
 	t->dt_class = (uint8_t)cls;
 
@@ -611,6 +625,7 @@ static int sw_open(ps_sw_write_fn fn, const struct ps_sw_sink *sink, void *ctx, 
 	w->flush_ns = (uint64_t)(opts && opts->flush_ms ? opts->flush_ms : 1000) * 1000000;
 	w->seg_entries = opts ? opts->segment_entries : 0;
 	w->seg_bytes = opts ? opts->segment_bytes : 0;
+	w->sx.rate_hz = h->rate_hz;
 	sx_reset(&w->sx);
 	rc = sink ? 0 : sw_init_zstd(w, opts, e);
 	if (!rc && bb_reserve(&w->stage, PS_STREAM_SIGNATURE_LEN))
@@ -884,10 +899,10 @@ static int sx_sample(struct ps_sw *w, uint64_t dt, uint32_t thread, uint32_t sta
 {
 	struct sx_enc *x = &w->sx;
 
-	/* a sample makes at most 10 decisions, each of which may let out the
-	 * bytes held back for a carry, and the record's end adds 2 */
+	/* a sample makes at most 17 decisions, each of which may let out the
+	 * bytes held back for a carry and shift twice, and the end adds 2 */
 	if (sx_thread_room(x, w->threads.n) || bb_reserve(&x->ext, 4 * PS_VARINT_MAX) ||
-	    bb_reserve(&x->code, x->pending + 16))
+	    bb_reserve(&x->code, x->pending + 40))
 		return ps_error(e, PS_ENOMEM, "out of memory coding a sample");
 	sx_code(x, dt, thread, stack, flags);
 	if (x->ext.len + x->code.len + x->pending >= SX_RECORD_BYTES)
