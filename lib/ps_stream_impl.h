@@ -5,6 +5,7 @@
 #define PS_STREAM_IMPL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "ps_stream.h"
 
@@ -121,10 +122,8 @@ static inline void ps_sx_stack_seen(struct ps_sx_thread *t, unsigned i, uint32_t
 {
 	if (i >= PS_SX_RECENT)
 		i = t->have < PS_SX_RECENT ? t->have++ : PS_SX_RECENT - 1;
-	for (; i > 0; i--) {
-		t->stack[i] = t->stack[i - 1];
-		t->flags[i] = t->flags[i - 1];
-	}
+	memmove(t->stack + 1, t->stack, i * sizeof(t->stack[0]));
+	memmove(t->flags + 1, t->flags, i * sizeof(t->flags[0]));
 	t->stack[0] = stack;
 	t->flags[0] = flags;
 }
