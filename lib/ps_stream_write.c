@@ -271,69 +271,74 @@ static void sx_reset(struct sx_enc *x)
 		memset(x->t, 0, x->tcap * sizeof(*x->t));
 }
 
-/* Code one sample: the decisions of spec section "SAMPLES", in order. */
-static void sx_code(struct sx_enc *x, uint64_t dt, uint32_t thread, uint32_t stack,
-		    unsigned flags)
+/* The thread: the one that followed the previous sample's last time, or
+ * written out. */
+static void sx_code_thread(struct sx_enc *x, uint32_t thread)
 {
-	struct ps_sx_model *m = &x->m;
-	struct ps_sx_thread *prev = &x->t[m->prev], *t = &x->t[thread];
-	unsigned cls;
+	struct ps_sx_thread *prev = &x->t[x->m.prev];
 
-	if (x->n++ == 0)
-		rc_start(x);
 	if (prev->succ)
-		rc_bit(x, &m->p.th, prev->succ != thread);
+		rc_bit(x, &x->m.p.th, prev->succ != thread);
 	if (prev->succ != thread)
 		bb_uv(&x->ext, thread);
 	prev->succ = thread;
-	m->prev = thread;
+	x->m.prev = thread;
+}
 
+/* dt: 0, d0, d1, a few periods (late ticks, a sampler behind its grid), or
+ * written out. */
+static void sx_code_dt(struct sx_enc *x, struct ps_sx_thread *t, uint64_t dt)
+{
+	struct ps_sx_model *m = &x->m;
 	uint16_t *pd = m->p.dt[t->dt_class];
-	cls = dt == 0 ? 0 : m->d0 && dt == m->d0 ? 1 : m->d1 && dt == m->d1 ? 2 : 3;
+	unsigned cls = dt == 0 ? 0 : m->d0 && dt == m->d0 ? 1 : m->d1 && dt == m->d1 ? 2 : 3;
+	uint64_t k = cls == 3 && m->period && dt % m->period == 0 ? dt / m->period : 0;
+	int tree = k >= 1 && k <= PS_SX_MULTIPLES;
+
 	rc_bit(x, &pd[0], cls != 0);
 	if (cls && m->d0)
 		rc_bit(x, &pd[1], cls != 1);
 	if (cls > 1 && m->d1)
 		rc_bit(x, &pd[2], cls != 2);
-	if (cls == 3 && m->period) {
-		/* late ticks, or a sampler behind its grid: a few periods */
-		uint64_t k = dt % m->period ? 0 : dt / m->period;
-		int tree = k >= 1 && k <= PS_SX_MULTIPLES;
+	if (cls == 3 && m->period)
 		rc_bit(x, &m->p.mul, !tree);
-		for (unsigned b = 6, node = 1; tree && b-- > 0;) {
-			unsigned bit = (unsigned)((k - 1) >> b) & 1;
-			rc_bit(x, &m->p.mul_tree[node], bit);
-			node = 2 * node + bit;
-		}
-		if (!tree)
-			bb_uv(&x->ext, dt);
-	} else if (cls == 3) {
-		bb_uv(&x->ext, dt);
+	for (unsigned b = 6, node = 1; tree && b-- > 0;) {
+		unsigned bit = (unsigned)((k - 1) >> b) & 1;
+		rc_bit(x, &m->p.mul_tree[node], bit);
+		node = 2 * node + bit;
 	}
+	if (cls == 3 && !tree)
+		bb_uv(&x->ext, dt);
 	ps_sx_dt_seen(m, cls, dt);
 	t->dt_class = (uint8_t)cls;
+}
 
+/* The stack: the thread's last, another of its recent ones, or written
+ * out; then the flags: as that stack had them (a new stack: as the
+ * thread's last sample had them), or written out. */
+static void sx_code_stack(struct sx_enc *x, struct ps_sx_thread *t, uint32_t stack,
+			  unsigned flags)
+{
+	struct ps_sx_model *m = &x->m;
 	uint16_t *ps = m->p.st[t->st_class];
 	unsigned i = 0;
+
 	while (i < t->have && t->stack[i] != stack)
 		i++;
 	if (i == t->have)
 		i = PS_SX_RECENT;
 	if (t->have >= 1)
 		rc_bit(x, &ps[0], i != 0);
-	if (i != 0 && t->have >= 2) {
+	if (i != 0 && t->have >= 2)
 		rc_bit(x, &ps[1], i == PS_SX_RECENT);
-		/* which of recent 1..7: 3 bits, high first, down a tree */
-		for (unsigned k = 3, node = 1; i < PS_SX_RECENT && k-- > 0;) {
-			unsigned b = ((i - 1) >> k) & 1;
-			rc_bit(x, &m->p.pos[node], b);
-			node = 2 * node + b;
-		}
+	/* which of recent 1..7: 3 bits, high first, down a tree */
+	for (unsigned k = 3, node = 1; i && i < PS_SX_RECENT && k-- > 0;) {
+		unsigned b = ((i - 1) >> k) & 1;
+		rc_bit(x, &m->p.pos[node], b);
+		node = 2 * node + b;
 	}
 	if (i == PS_SX_RECENT)
 		bb_uv(&x->ext, stack);
-	/* the flags: as this stack had them, or a new stack as the thread's
-	 * last sample had them, or written out */
 	if (t->have) {
 		unsigned ref = t->flags[i < PS_SX_RECENT ? i : 0];
 		rc_bit(x, &m->p.fl[i == PS_SX_RECENT], flags != ref);
@@ -344,6 +349,17 @@ static void sx_code(struct sx_enc *x, uint64_t dt, uint32_t thread, uint32_t sta
 	}
 	t->st_class = (uint8_t)(i == 0 ? 0 : i < PS_SX_RECENT ? 1 : 2);
 	ps_sx_stack_seen(t, i, stack, flags);
+}
+
+/* Code one sample: the decisions of spec section "SAMPLES", in order. */
+static void sx_code(struct sx_enc *x, uint64_t dt, uint32_t thread, uint32_t stack,
+		    unsigned flags)
+{
+	if (x->n++ == 0)
+		rc_start(x);
+	sx_code_thread(x, thread);
+	sx_code_dt(x, &x->t[thread], dt);
+	sx_code_stack(x, &x->t[thread], stack, flags);
 }
 
 /* ---- writer ------------------------------------------------------------- */
