@@ -16,8 +16,11 @@
 
 #include "ps_error.h"
 
-#define PS_STREAM_MAJOR 1
-#define PS_STREAM_MINOR 1
+#define PS_STREAM_MAJOR 2
+#define PS_STREAM_MINOR 0
+/* The oldest major version the reader reads (1.x streams have no SAMPLES
+ * records; every other record reads the same). */
+#define PS_STREAM_MAJOR_MIN 1
 
 /* The first 8 bytes of the decompressed stream. */
 #define PS_STREAM_SIGNATURE "\x8Fpyspy\r\n"
@@ -52,6 +55,8 @@ enum ps_rec {
 	PS_REC_SAMPLE = 7,
 	PS_REC_EVENT = 8,
 	PS_REC_END = 9,
+	/* from 2.0: many samples, range-coded; delivered as PS_REC_SAMPLE */
+	PS_REC_SAMPLES = 10,
 };
 
 enum ps_frame_kind {
@@ -245,7 +250,7 @@ int ps_sw_flush(struct ps_sw *w, uint64_t now_ns, struct ps_errmsg *e);
 /* End the current zstd frame (its checksum is written); the next record
  * starts a new one. Readers see no difference; for very long recordings. */
 int ps_sw_end_frame(struct ps_sw *w, struct ps_errmsg *e);
-/* A record of a type this library does not define (>= 10), for
+/* A record of a type this library does not define (>= 11), for
  * experiments and for testing readers: they must skip it. */
 int ps_sw_raw_record(struct ps_sw *w, uint64_t type, const void *payload,
 		     size_t len, struct ps_errmsg *e);

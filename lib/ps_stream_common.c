@@ -6,7 +6,7 @@ const char *ps_stream_rec_name(uint64_t type)
 {
 	static const char *const names[] = {
 		"", "header", "string", "frame", "stack", "thread",
-		"process", "sample", "event", "end",
+		"process", "sample", "event", "end", "samples",
 	};
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : "unknown";
 }

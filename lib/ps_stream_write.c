@@ -165,6 +165,203 @@ static void itab_free(struct itab *t)
 	free(t->keys.p);
 }
 
+/* ---- SAMPLES records: the range coder and the model -------------------- */
+
+/* The samples of one SAMPLES record being coded, and the model, which goes
+ * on from record to record (ps_stream_impl.h). */
+struct sx_enc {
+	struct bbuf ext;        /* the record's extras */
+	struct bbuf code;       /* range coder output */
+	uint64_t low, pending;  /* LZMA's low and cache size */
+	uint32_t range;
+	uint8_t cache;
+	uint8_t skip;           /* LZMA's first byte, always 0, is left out */
+	uint32_t n;             /* samples in the record */
+	struct ps_sx_model m;
+	uint32_t rate_hz;       /* the header's: the model's period */
+	struct ps_sx_thread *t; /* by thread id, 0 included */
+	uint32_t tcap;
+};
+
+/* Samples go out in a SAMPLES record once it holds this many bytes, so
+ * that a record stays far below the 1 MiB limit. */
+#define SX_RECORD_BYTES ((size_t)256 << 10)
+
+static void rc_start(struct sx_enc *x)
+{
+	x->low = 0;
+	x->range = 0xFFFFFFFFu;
+	x->cache = 0;
+	x->pending = 1;
+	x->skip = 1;
+}
+
+/* Room was reserved by the caller (sx_reserve). */
+static void rc_shift_low(struct sx_enc *x)
+{
+	if ((uint32_t)x->low < 0xFF000000u || (x->low >> 32)) {
+		uint8_t carry = (uint8_t)(x->low >> 32), b = x->cache;
+		do {
+			if (!x->skip)
+				x->code.p[x->code.len++] = (uint8_t)(b + carry);
+			x->skip = 0;
+			b = 0xFF;
+		} while (--x->pending);
+		x->cache = (uint8_t)(x->low >> 24);
+	}
+	x->pending++;
+	x->low = (x->low & 0x00FFFFFFu) << 8;
+}
+
+static void rc_bit(struct sx_enc *x, uint16_t *p, unsigned bit)
+{
+	uint32_t bound = (x->range >> PS_RC_BITS) * *p;
+
+	if (!bit) {
+		x->range = bound;
+		*p = (uint16_t)(*p + ((PS_RC_ONE - *p) >> PS_RC_MOVE));
+	} else {
+		x->low += bound;
+		x->range -= bound;
+		*p = (uint16_t)(*p - (*p >> PS_RC_MOVE));
+	}
+	while (x->range < PS_RC_TOP) {
+		x->range <<= 8;
+		rc_shift_low(x);
+	}
+}
+
+/* The end of a record's coded bytes: any value in [low, low + range)
+ * decodes the same, so take the one whose low 24 bits are 0 (range is at
+ * least 2^24) and leave out the zero bytes at the end, which the reader
+ * supplies: one or two bytes instead of LZMA's four. */
+static void rc_finish(struct sx_enc *x)
+{
+	x->low = (x->low + 0xFFFFFFu) & ~(uint64_t)0xFFFFFFu;
+	rc_shift_low(x);
+	rc_shift_low(x);
+	while (x->code.len && !x->code.p[x->code.len - 1])
+		x->code.len--;
+}
+
+/* The model's entry for thread id (ids grow as THREAD records are written). */
+static int sx_thread_room(struct sx_enc *x, uint32_t id)
+{
+	uint32_t cap = x->tcap ? x->tcap : 16;
+	struct ps_sx_thread *t;
+
+	if (id < x->tcap)
+		return 0;
+	while (cap <= id)
+		cap *= 2;
+	t = realloc(x->t, cap * sizeof(*t));
+	if (!t)
+		return PS_ENOMEM;
+	memset(t + x->tcap, 0, (cap - x->tcap) * sizeof(*t));
+	x->t = t;
+	x->tcap = cap;
+	return 0;
+}
+
+/* The model starts again with each segment (and the stream). */
+static void sx_reset(struct sx_enc *x)
+{
+	ps_sx_model_init(&x->m, x->rate_hz);
+	if (x->tcap)
+		memset(x->t, 0, x->tcap * sizeof(*x->t));
+}
+
+/* The thread: the one that followed the previous sample's last time, or
+ * written out. */
+static void sx_code_thread(struct sx_enc *x, uint32_t thread)
+{
+	struct ps_sx_thread *prev = &x->t[x->m.prev];
+
+	if (prev->succ)
+		rc_bit(x, &x->m.p.th, prev->succ != thread);
+	if (prev->succ != thread)
+		bb_uv(&x->ext, thread);
+	prev->succ = thread;
+	x->m.prev = thread;
+}
+
+/* dt: 0, d0, d1, a few periods (late ticks, a sampler behind its grid), or
+ * written out. */
+static void sx_code_dt(struct sx_enc *x, struct ps_sx_thread *t, uint64_t dt)
+{
+	struct ps_sx_model *m = &x->m;
+	uint16_t *pd = m->p.dt[t->dt_class];
+	unsigned cls = dt == 0 ? 0 : m->d0 && dt == m->d0 ? 1 : m->d1 && dt == m->d1 ? 2 : 3;
+	uint64_t k = cls == 3 && m->period && dt % m->period == 0 ? dt / m->period : 0;
+	int tree = k >= 1 && k <= PS_SX_MULTIPLES;
+
+	rc_bit(x, &pd[0], cls != 0);
+	if (cls && m->d0)
+		rc_bit(x, &pd[1], cls != 1);
+	if (cls > 1 && m->d1)
+		rc_bit(x, &pd[2], cls != 2);
+	if (cls == 3 && m->period)
+		rc_bit(x, &m->p.mul, !tree);
+	for (unsigned b = 6, node = 1; tree && b-- > 0;) {
+		unsigned bit = (unsigned)((k - 1) >> b) & 1;
+		rc_bit(x, &m->p.mul_tree[node], bit);
+		node = 2 * node + bit;
+	}
+	if (cls == 3 && !tree)
+		bb_uv(&x->ext, dt);
+	ps_sx_dt_seen(m, cls, dt);
+	t->dt_class = (uint8_t)cls;
+}
+
+/* The stack: the thread's last, another of its recent ones, or written
+ * out; then the flags: as that stack had them (a new stack: as the
+ * thread's last sample had them), or written out. */
+static void sx_code_stack(struct sx_enc *x, struct ps_sx_thread *t, uint32_t stack,
+			  unsigned flags)
+{
+	struct ps_sx_model *m = &x->m;
+	uint16_t *ps = m->p.st[t->st_class];
+	unsigned i = 0;
+
+	while (i < t->have && t->stack[i] != stack)
+		i++;
+	if (i == t->have)
+		i = PS_SX_RECENT;
+	if (t->have >= 1)
+		rc_bit(x, &ps[0], i != 0);
+	if (i != 0 && t->have >= 2)
+		rc_bit(x, &ps[1], i == PS_SX_RECENT);
+	/* which of recent 1..7: 3 bits, high first, down a tree */
+	for (unsigned k = 3, node = 1; i && i < PS_SX_RECENT && k-- > 0;) {
+		unsigned b = ((i - 1) >> k) & 1;
+		rc_bit(x, &m->p.pos[node], b);
+		node = 2 * node + b;
+	}
+	if (i == PS_SX_RECENT)
+		bb_uv(&x->ext, stack);
+	if (t->have) {
+		unsigned ref = t->flags[i < PS_SX_RECENT ? i : 0];
+		rc_bit(x, &m->p.fl[i == PS_SX_RECENT], flags != ref);
+		if (flags != ref)
+			bb_uv(&x->ext, flags);
+	} else {
+		bb_uv(&x->ext, flags);
+	}
+	t->st_class = (uint8_t)(i == 0 ? 0 : i < PS_SX_RECENT ? 1 : 2);
+	ps_sx_stack_seen(t, i, stack, flags);
+}
+
+/* Code one sample: the decisions of spec section "SAMPLES", in order. */
+static void sx_code(struct sx_enc *x, uint64_t dt, uint32_t thread, uint32_t stack,
+		    unsigned flags)
+{
+	if (x->n++ == 0)
+		rc_start(x);
+	sx_code_thread(x, thread);
+	sx_code_dt(x, &x->t[thread], dt);
+	sx_code_stack(x, &x->t[thread], stack, flags);
+}
+
 /* ---- writer ------------------------------------------------------------- */
 
 struct ps_sw {
@@ -186,6 +383,7 @@ struct ps_sw {
 	uint64_t samples, raw, comp;
 	int err;                /* sticky: once output failed the stream is broken */
 	const struct ps_sw_sink *sink;  /* records go here instead of to zstd */
+	struct sx_enc sx;       /* samples waiting for their SAMPLES record */
 	char err_msg[PS_ERRMSG_MAX]; /* why, repeated to every later call */
 };
 
@@ -265,11 +463,51 @@ static int sw_push(struct ps_sw *w, ZSTD_EndDirective mode, struct ps_errmsg *e)
 	return 0;
 }
 
+/* Stage the SAMPLES record of the samples coded so far, if any. It goes
+ * straight to the stage, since w->pay may hold the record that made it
+ * due. */
+static int sx_close(struct ps_sw *w, struct ps_errmsg *e)
+{
+	struct sx_enc *x = &w->sx;
+	uint8_t tmp[2 * PS_VARINT_MAX];
+	size_t head, len;
+
+	if (!x->n)
+		return 0;
+	rc_finish(x);
+	head = ps_varint_put(tmp, x->n);
+	head += ps_varint_put(tmp + head, x->ext.len);
+	len = head + x->ext.len + x->code.len;
+	if (bb_reserve(&w->stage, 2 * PS_VARINT_MAX + len))
+		return ps_error(e, PS_ENOMEM, "out of memory staging a samples record");
+	bb_uv(&w->stage, PS_REC_SAMPLES);
+	bb_uv(&w->stage, len);
+	bb_put(&w->stage, tmp, head);
+	bb_put(&w->stage, x->ext.p, x->ext.len);
+	bb_put(&w->stage, x->code.p, x->code.len);
+	x->ext.len = x->code.len = 0;
+	x->n = 0;
+	return 0;
+}
+
+/* Whether a record may come after samples still being coded: definitions
+ * may (the SAMPLES record that refers to them then follows them); anything
+ * else (events, processes, a HEADER, the END) is ordered with the samples,
+ * so their record goes first. */
+static int sx_may_pass(uint64_t type)
+{
+	return type >= PS_REC_STRING && type <= PS_REC_THREAD;
+}
+
 /* Stage a record of w->pay's payload. */
 static int sw_emit(struct ps_sw *w, uint64_t type, struct ps_errmsg *e)
 {
+	int rc;
+
 	if (w->sink)
 		return sw_sink(w, type, e);
+	if (!sx_may_pass(type) && (rc = sx_close(w, e)))
+		return rc;
 	if (bb_reserve(&w->stage, 2 * PS_VARINT_MAX + w->pay.len))
 		return ps_error(e, PS_ENOMEM, "out of memory staging a %s record", ps_stream_rec_name(type));
 	bb_uv(&w->stage, type);
@@ -403,6 +641,8 @@ static int sw_open(ps_sw_write_fn fn, const struct ps_sw_sink *sink, void *ctx, 
 	w->flush_ns = (uint64_t)(opts && opts->flush_ms ? opts->flush_ms : 1000) * 1000000;
 	w->seg_entries = opts ? opts->segment_entries : 0;
 	w->seg_bytes = opts ? opts->segment_bytes : 0;
+	w->sx.rate_hz = h->rate_hz;
+	sx_reset(&w->sx);
 	rc = sink ? 0 : sw_init_zstd(w, opts, e);
 	if (!rc && bb_reserve(&w->stage, PS_STREAM_SIGNATURE_LEN))
 		rc = ps_error(e, PS_ENOMEM, "out of memory for the stream writer");
@@ -519,6 +759,7 @@ int ps_sw_segment(struct ps_sw *w, int *started, struct ps_errmsg *e)
 	itab_clear(&w->frames);
 	itab_clear(&w->stacks);
 	itab_clear(&w->threads);
+	sx_reset(&w->sx);
 	/* the limits count each segment's strings: its header's and those
 	 * it defines */
 	w->str_budget = w->header_cost;
@@ -667,6 +908,24 @@ int ps_sw_process(struct ps_sw *w, uint32_t pid, uint32_t ppid, uint32_t argc,
 	return 0;
 }
 
+/* Code a sample into the SAMPLES record being built; the record goes out
+ * at the next flush, event or other ordered record, or once it is big. */
+static int sx_sample(struct ps_sw *w, uint64_t dt, uint32_t thread, uint32_t stack,
+		     unsigned flags, struct ps_errmsg *e)
+{
+	struct sx_enc *x = &w->sx;
+
+	/* a sample makes at most 17 decisions, each of which may let out the
+	 * bytes held back for a carry and shift twice, and the end adds 2 */
+	if (sx_thread_room(x, w->threads.n) || bb_reserve(&x->ext, 4 * PS_VARINT_MAX) ||
+	    bb_reserve(&x->code, x->pending + 40))
+		return ps_error(e, PS_ENOMEM, "out of memory coding a sample");
+	sx_code(x, dt, thread, stack, flags);
+	if (x->ext.len + x->code.len + x->pending >= SX_RECORD_BYTES)
+		return sx_close(w, e);
+	return 0;
+}
+
 static uint64_t sw_us(const struct ps_sw *w, uint64_t t_ns)
 {
 	return t_ns > w->origin_ns ? (t_ns - w->origin_ns) / 1000 : 0;
@@ -692,14 +951,19 @@ int ps_sw_sample(struct ps_sw *w, uint64_t time_ns, uint32_t thread,
 				stack > w->stacks.n ? "stack" : "thread");
 	if (us < w->last_us)
 		us = w->last_us;
-	if ((rc = sw_pay(w, 4, 0, e)))
+	if (w->sink) {
+		/* a sink takes records one by one: plain SAMPLE records */
+		if ((rc = sw_pay(w, 4, 0, e)))
+			return rc;
+		bb_uv(&w->pay, us - w->last_us);
+		bb_uv(&w->pay, thread);
+		bb_uv(&w->pay, stack);
+		bb_uv(&w->pay, flags);
+		if ((rc = sw_emit(w, PS_REC_SAMPLE, e)))
+			return rc;
+	} else if ((rc = sx_sample(w, us - w->last_us, thread, stack, flags, e))) {
 		return rc;
-	bb_uv(&w->pay, us - w->last_us);
-	bb_uv(&w->pay, thread);
-	bb_uv(&w->pay, stack);
-	bb_uv(&w->pay, flags);
-	if ((rc = sw_emit(w, PS_REC_SAMPLE, e)))
-		return rc;
+	}
 	w->last_us = us;
 	w->samples++;
 	return sw_maybe_flush(w, time_ns, e);
@@ -732,7 +996,7 @@ int ps_sw_raw_record(struct ps_sw *w, uint64_t type, const void *payload,
 
 	if (w->err)
 		return sw_broken(w, e);
-	if (type <= PS_REC_END || len > PS_STREAM_MAX_RECORD)
+	if (type <= PS_REC_SAMPLES || len > PS_STREAM_MAX_RECORD)
 		return ps_error(e, PS_EUSAGE, "raw record of type %llu and %zu bytes not allowed",
 				(unsigned long long)type, len);
 	if ((rc = sw_pay(w, 0, len, e)))
@@ -743,16 +1007,24 @@ int ps_sw_raw_record(struct ps_sw *w, uint64_t type, const void *payload,
 
 int ps_sw_flush(struct ps_sw *w, uint64_t now_ns, struct ps_errmsg *e)
 {
+	int rc;
+
 	if (w->err)
 		return sw_broken(w, e);
 	w->last_flush_ns = now_ns;
+	if ((rc = sx_close(w, e)))
+		return rc;
 	return sw_push(w, ZSTD_e_flush, e);
 }
 
 int ps_sw_end_frame(struct ps_sw *w, struct ps_errmsg *e)
 {
+	int rc;
+
 	if (w->err)
 		return sw_broken(w, e);
+	if ((rc = sx_close(w, e)))
+		return rc;
 	return sw_push(w, ZSTD_e_end, e);
 }
 
@@ -791,6 +1063,9 @@ void ps_sw_free(struct ps_sw *w)
 	free(w->stage.p);
 	free(w->pay.p);
 	free(w->header.p);
+	free(w->sx.ext.p);
+	free(w->sx.code.p);
+	free(w->sx.t);
 	itab_free(&w->strings);
 	itab_free(&w->frames);
 	itab_free(&w->stacks);
@@ -800,6 +1075,6 @@ void ps_sw_free(struct ps_sw *w)
 
 void ps_sw_bytes(const struct ps_sw *w, uint64_t *raw, uint64_t *compressed)
 {
-	*raw = w->raw + w->stage.len;
+	*raw = w->raw + w->stage.len + w->sx.ext.len + w->sx.code.len;
 	*compressed = w->comp;
 }

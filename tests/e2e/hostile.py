@@ -389,11 +389,13 @@ def test_full_disk(python):
         return None
     p = []
     try:
-        fill(d, 8192)
+        # one page free: a stream of a steady target at 1 kHz is ~6 KB in
+        # 20 s (format 2.0), so sample faster to fill it within seconds
+        fill(d, 4096)
         t = hot_target(python)
         try:
             out = os.path.join(d, 'x.pss')
-            r = run_tool(BIN['pyspy-sample'], ['-q', '-r', '1000', '-d', '20', '--pid',
+            r = run_tool(BIN['pyspy-sample'], ['-q', '-r', '5000', '-d', '20', '--pid',
                                                str(t.pid), '-o', out], timeout=40)
             p += ['pyspy-sample to a full disk: %s' % x
                   for x in check_failure(r, 1, 'pyspy-sample', mention=('space', 'ENOSPC'))]

@@ -1240,7 +1240,7 @@ def test_vectors():
             results.append(('fold vector %s' % base, ['timed out']))
             continue
         out, err = r.out, r.err
-        if base == 'truncated':
+        if base in ('truncated', 'v1-truncated'):   # v1-: as the 1.1 writer wrote it
             if r.rc == 0:
                 p.append('exit 0 for a truncated stream')
             if 'truncated' not in err.lower():
