@@ -89,26 +89,28 @@ class Target(common.Target):
             'target exited with %s before it was ready: %s',
             'target not ready after %.0f s: %s'), timeout, 0.01)
 
-    def cpu_ticks(self):
+    def cpu_ns(self):
+        """CPU time of the main thread in ns (schedstat: a mostly idle
+        thread shows progress within milliseconds, not a 10 ms tick)."""
         try:
-            f = common.stat_fields('/proc/%d/stat' % self.pid)
-            return int(f[11]) + int(f[12])
+            with open('/proc/%d/schedstat' % self.pid) as f:
+                return int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
             return None
 
     def running_on(self, what):
-        """Problems if the target died, has a stopped thread, or stopped
-        using CPU (it is busy all the time) over the next 0.3 s."""
+        """Problems if the target died, has a stopped thread, or its main
+        thread gets no CPU within 3 s (here it spins, or wakes every ms)."""
         if self.proc.poll() is not None:
             return ['%s: target exited (%s)' % (what, self.proc.returncode)]
-        c0 = self.cpu_ticks()
+        c0 = self.cpu_ns()
         deadline = time.time() + 3.0   # a loaded machine may not run it at once
         while True:
-            time.sleep(0.1)
+            time.sleep(0.02)
             st = self.stopped_tasks()
             if st:
                 return ['%s: target threads left stopped: %s' % (what, st)]
-            c1 = self.cpu_ticks()
+            c1 = self.cpu_ns()
             if c0 is None or c1 is None or c1 > c0:
                 return []
             if time.time() > deadline:
@@ -119,13 +121,37 @@ class Target(common.Target):
                             '/proc/%d/task/%s/stat' % (self.pid, tid))[0]))
                     except OSError:
                         pass
-                return ['%s: target CPU time did not grow in 3 s (%s ticks; threads %s)'
+                return ['%s: target CPU time did not grow in 3 s (%s ns; threads %s)'
                         % (what, c0, ' '.join(states))]
 
 
 def hot_target(python):
     ready = tmp('hot%d.ready' % (Target.count + 1))
     t = Target([python, TARGET_HOT, '0', '0', ready], ready)
+    t.wait()
+    return t
+
+
+# Every call a function of a new name: its stream grows by about 10 KB a
+# second (a hot loop's by 0.5 KB), so a disk with 8 KB left is full at the
+# first flush rather than 15 s later.
+FRESH_NAMES_TARGET = """
+import os, sys
+k = 0
+while True:
+    k += 1
+    ns = {}
+    exec(compile('def f_%d(n):\\n    return sum(range(n))\\n' % k, '<f-%d>' % k, 'exec'), ns)
+    ns['f_%d' % k](20000)
+    if k == 1:
+        open(sys.argv[1] + '.tmp', 'w').close()
+        os.rename(sys.argv[1] + '.tmp', sys.argv[1])
+"""
+
+
+def fresh_names_target(python):
+    ready = tmp('fresh%d.ready' % (Target.count + 1))
+    t = Target([python, '-c', FRESH_NAMES_TARGET, ready], ready)
     t.wait()
     return t
 
@@ -449,7 +475,7 @@ def test_full_disk(python):
     p = []
     try:
         fill(d, 8192)
-        t = hot_target(python)
+        t = fresh_names_target(python)
         try:
             out = os.path.join(d, 'x.pss')
             r = run_tool(BIN['pyspy-sample'], ['-q', '-r', '1000', '-d', '20', '--pid',

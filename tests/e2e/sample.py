@@ -20,7 +20,7 @@ one is reported as skipped):
   speedscope  pyspy-speedscope on it parses, has a profile, and hot's share
            of the busiest profile's weight is the fold's within 5 points
   threads  target_threads.py (worker-a spins in func_a, worker-b sleeps in
-           func_b, main waits in join), recorded 1.5 s by --pid: --threads
+           func_b, main waits in join), recorded 1 s by --pid: --threads
            roots are "thread TID: NAME" with the target's own thread ids
   idle     func_b (sleeping) is (nearly) absent by default, present with
            --idle, as is the main thread's join
@@ -28,7 +28,7 @@ one is reported as skipped):
            read after the walk, the GIL holder's skipped)
   gil      --gil keeps (nearly) only worker-a's samples
   tid      --tid TID keeps only that thread (worker-a; worker-b with --idle)
-  from-to  --from 0.5 --to 1.0 keeps 20-47 % of a 1.5 s recording
+  from-to  --from 0.3 --to 0.65 keeps 20-47 % of a 1 s recording
 
 and for a subset (2.7, 3.9, 3.12, 3.13, debian-3.11; all with --all-pid),
 against a running target_hot.py:
@@ -543,7 +543,7 @@ def check_idle_nonblocking(out, script):
     fa, fb = count_with(d, 'func_a', script), count_with(d, 'func_b', script)
     ifa, ifb = count_with(idle, 'func_a', script), count_with(idle, 'func_b', script)
     if total(d) < 60:
-        p.append('--nonblocking: only %d samples by default in 1.5 s' % total(d))
+        p.append('--nonblocking: only %d samples by default in 1 s' % total(d))
     if fa < 0.8 * total(d):
         p.append('--nonblocking: func_a in %d of %d samples, expected >= 80 %%'
                  % (fa, total(d)))
@@ -569,14 +569,14 @@ def test_threads(name, python):
         except (TargetError, ValueError) as e:
             return dict((c, ['target: %s' % e]) for c in cols), ''
         out = tmp('%s-threads.pss' % name)
-        r = run_tool(SAMPLE, ['--pid', str(target.pid), '-d', '1.5', '-o', out],
+        r = run_tool(SAMPLE, ['--pid', str(target.pid), '-d', '1', '-o', out],
                      timeout=TOOL_TIMEOUT)
         p = sampler_failed(r)
         if not p:
             p += check_sampler_summary(r)
             p += target.health(0)
         out_nb = tmp('%s-threads-nb.pss' % name)
-        r_nb = run_tool(SAMPLE, ['--pid', str(target.pid), '-d', '1.5', '--nonblocking',
+        r_nb = run_tool(SAMPLE, ['--pid', str(target.pid), '-d', '1', '--nonblocking',
                                  '-o', out_nb], timeout=TOOL_TIMEOUT)
         p_nb = sampler_failed(r_nb)
     finally:
@@ -602,7 +602,7 @@ def test_threads(name, python):
                       ('gil', ['--gil', '--threads']),
                       ('tid-a', ['--tid', str(a), '--threads']),
                       ('tid-b', ['--tid', str(b), '--idle', '--threads']),
-                      ('from-to', ['--from', '0.5', '--to', '1.0'])):
+                      ('from-to', ['--from', '0.3', '--to', '0.65'])):
         fold, fp = fold_ok(args + [out])
         problems += fp
         folds[key] = fold
@@ -643,7 +643,7 @@ def test_threads(name, python):
     p = []
     fb = count_with(d, 'func_b', TARGET_THREADS)
     if total(d) < 60:
-        p.append('only %d samples by default in 1.5 s' % total(d))
+        p.append('only %d samples by default in 1 s' % total(d))
     if fa < 0.8 * total(d):
         p.append('func_a in %d of %d samples, expected >= 80 %%' % (fa, total(d)))
     if fb > 0.05 * total(d):
@@ -700,9 +700,9 @@ def test_threads(name, python):
     ft = folds['from-to']
     if total(d):
         frac = float(total(ft)) / total(d)
-        info += ' (--from 0.5 --to 1.0: %.0f %%)' % (100 * frac)
+        info += ' (--from 0.3 --to 0.65: %.0f %%)' % (100 * frac)
         if not 0.20 <= frac <= 0.47:
-            p.append('--from 0.5 --to 1.0 keeps %d of %d samples (%.0f %%), '
+            p.append('--from 0.3 --to 0.65 keeps %d of %d samples (%.0f %%), '
                      'expected 20-47 %%' % (total(ft), total(d), 100 * frac))
     else:
         p.append('no samples')

@@ -306,7 +306,7 @@ def case_tree_sigint(tree):
     p = common.spawn([tool('pyspy-sample'), '-s', '--pid', str(tree.root),
                       '-o', stream], stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(0.8)
+    time.sleep(0.6)
     p.send_signal(signal.SIGINT)
     try:
         _, err = p.communicate(timeout=10)
