@@ -9,13 +9,18 @@
 # piece when it ends). Then, alone, the cases that need the machine to
 # themselves: the idle and GIL shares of e2e-sample (a thread woken from a
 # sleep waits runnable while the cores are busy, and is then rightly not
-# idle), the 1,000-thread stall bound of e2e-hostile (it times the target's
-# wake-ups), and e2e-subproc (three busy processes paused one after another:
-# on a loaded machine a pause can time out, which is counted as an error).
+# idle) and its --pid cases (so many samples in a second: on a loaded
+# machine pauses come late), the 1,000-thread stall bound of e2e-hostile (it
+# times the target's wake-ups), and e2e-subproc (three busy processes paused
+# one after another: on a loaded machine a pause can time out, which is
+# counted as an error).
 set -u
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
+# the lanes run in the background, where a shell ignores SIGINT: on Ctrl-C
+# (or a TERM) they, and what they run, get a TERM (our process group's)
+trap 'trap - INT TERM; kill -TERM 0 2>/dev/null; exit 130' INT TERM
 : >"$dir/counts"
 
 # run NAME CMD...: run a suite; then, under a lock (the other lane prints

@@ -60,8 +60,10 @@ terminal (with script(1) if present); every format/vectors/*.pss folded to
 its .fold byte for byte; and no process left behind by any tool.
 
 --part quiet runs only the threads and filters cases (the idle and GIL shares
-need the machine to themselves: make check runs them alone), --part shared
-everything else (make check runs it beside another suite); both by default.
+need the machine to themselves: make check runs them alone) and the --pid
+cases (at least so many samples in a second: on a loaded machine pauses come
+late; once 2 samples in the pipe's second), --part shared the others (make
+check runs them beside another suite); both by default.
 
 Prints PASS/FAIL per case, a matrix per interpreter and a final line
 `e2e-sample: N passed, M failed, K skipped`; exits non-zero if anything
@@ -1216,7 +1218,9 @@ def test_front(python):
     else:
         fold, fp = fold_ok([got])
         p += ['what came through the FIFO: %s' % x for x in fp]
-        if fold is not None and count_with(fold, 'hot', TARGET_HOT) < 40:
+        # any will do (the copy is checked, not the sampling): a loaded
+        # machine gave 38 of the ~75 once
+        if fold is not None and count_with(fold, 'hot', TARGET_HOT) < 10:
             p.append('what came through the FIFO has %d samples in hot()'
                      % count_with(fold, 'hot', TARGET_HOT))
     results.append(('front record pss into a pipe', p))
@@ -1309,7 +1313,7 @@ def main():
                     '%s' % ', '.join(PID_SUBSET))
     ap.add_argument('--part', choices=('quiet', 'shared'),
                     help='only the cases that need the machine to themselves '
-                    '(threads and filters), or only the others')
+                    '(threads, filters, --pid), or only the others')
     args = ap.parse_args()
     quiet = args.part != 'shared'
     shared = args.part != 'quiet'
@@ -1329,7 +1333,7 @@ def main():
     interpreters, missing = common.select_interpreters(ap, args.only)
 
     def pid_cols(n):
-        return PID_COLS if shared and (args.all_pid or n in PID_SUBSET) else []
+        return PID_COLS if quiet and (args.all_pid or n in PID_SUBSET) else []
 
     def cols(n):
         return ((list(LAUNCH_CASES) if shared else []) +
@@ -1369,7 +1373,7 @@ def main():
                 record(row, name, test_pid(name, python), PID_COLS)
             print('    (%s took %.1f s)' % (name, time.time() - ti))
 
-        if interpreters and shared:
+        if interpreters and quiet:
             # a target that exits but that its parent does not reap (yet)
             name, python = ([i for i in interpreters if i[0] == 'debian-3.11'] +
                             interpreters)[0]
