@@ -136,7 +136,7 @@ check-valgrind: deps all
 
 # Everything, then everything again under ASan+UBSan.
 check: deps
-	@$(MAKE) --no-print-directory all units
+	@$(MAKE) --no-print-directory -j2 all units
 	@tests/check.sh
 
 check-san: deps

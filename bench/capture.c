@@ -43,15 +43,12 @@ static int build(const char *path, uint64_t n)
 	struct ps_stream_header h = synth_header("bench/capture");
 	struct ps_errmsg e = { 0 };
 	struct ps_sw *w;
-	uint32_t stack[SYNTH_STACKS];
 	uint64_t t = h.mono_origin_ns;
 	if (ps_db_create(path, &h, NULL, &w, &e))
 		return die("create", &e);
-	if (synth_stacks(w, stack, &e))
-		return die("stacks", &e);
 	uint64_t t0 = now_ns(), c0 = cpu_ns();
-	if (synth_samples(w, stack, n, &t, &e))
-		return die("sample", &e);
+	if (synth_build(w, n, &t, &e))
+		return die("insert", &e);
 	struct ps_stream_totals tot = { .duration_ns = t - h.mono_origin_ns };
 	if (ps_sw_close(w, &tot, &e))
 		return die("close", &e);

@@ -37,7 +37,6 @@ static int build(const char *path, uint64_t n)
 	struct ps_stream_header h = synth_header("bench/stream");
 	struct ps_errmsg e = { 0 };
 	struct ps_sw *w;
-	uint32_t stack[SYNTH_STACKS];
 	uint64_t t = h.mono_origin_ns;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0) {
@@ -46,11 +45,9 @@ static int build(const char *path, uint64_t n)
 	}
 	if (ps_sw_open_fd(fd, &h, NULL, &w, &e))
 		return die("open", &e);
-	if (synth_stacks(w, stack, &e))
-		return die("stacks", &e);
 	uint64_t t0 = now_ns();
-	if (synth_samples(w, stack, n, &t, &e))
-		return die("sample", &e);
+	if (synth_build(w, n, &t, &e))
+		return die("write", &e);
 	struct ps_stream_totals tot = { .duration_ns = t - h.mono_origin_ns };
 	if (ps_sw_close(w, &tot, &e))
 		return die("close", &e);

@@ -99,4 +99,14 @@ static int synth_samples(struct ps_sw *w, const uint32_t *stack, uint64_t n, uin
 	return 0;
 }
 
+/* The whole recording into w: the stacks, then n samples from stream time
+ * *t on (*t ends at the last sample's time). */
+static int synth_build(struct ps_sw *w, uint64_t n, uint64_t *t, struct ps_errmsg *e)
+{
+	uint32_t stack[SYNTH_STACKS];
+	if (synth_stacks(w, stack, e))
+		return -1;
+	return synth_samples(w, stack, n, t, e);
+}
+
 #endif

@@ -250,22 +250,31 @@ static void each_go(void *ctx, pid_t tid)
 		es->longest = ns;
 }
 
+/* Before 3.11, how long a tid calibration that failed is left before it
+ * is tried again: each try is a snapshot of its own, and what made it fail
+ * (a thread state whose thread another one shares, say) may well last. */
+#define CALIBRATE_RETRY_NS NS
+
 /* Whether to stop the threads one at a time rather than all together:
  * stopping a thread costs a few syscalls (tens of us on a busy machine),
  * so beyond PS_PAUSE_ALL_MAX threads a whole-process pause would stall
  * the target for milliseconds every sample. The tids must be known
- * before the walk (3.11+, or calibrated by an earlier snapshot). */
-static int each_thread(struct ps_proc *p, const struct ps_task_watch *tw)
+ * before the walk (3.11+, or calibrated by an earlier snapshot; after a
+ * failure, again at *calibrate_at at the earliest). */
+static int each_thread(struct ps_proc *p, const struct ps_task_watch *tw, uint64_t now,
+		       uint64_t *calibrate_at)
 {
 	if (tw->list.n <= PS_PAUSE_ALL_MAX)
 		return 0;
-	if (p->lay.tstate_native_thread_id < 0 && p->pthread_tid_offset < 0) {
+	if (p->lay.tstate_native_thread_id < 0 && p->pthread_tid_offset < 0 &&
+	    now >= *calibrate_at) {
 		/* before 3.11 a snapshot learns where glibc keeps the tid; it
 		 * needs no pause (those fields do not change), so the target
 		 * is not paused whole for it either */
 		struct ps_snapshot s;
 		if (ps_snapshot_take(p, &s, 0, &tw->list, NULL) == PS_OK)
 			ps_snapshot_release(&s);
+		*calibrate_at = now + CALIBRATE_RETRY_NS;
 	}
 	return p->lay.tstate_native_thread_id >= 0 || p->pthread_tid_offset >= 0;
 }
@@ -293,7 +302,8 @@ static int snapshot_each(struct ps_proc *p, const struct ps_sampler_opts *o, str
  * thread costs no state read at all. */
 static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct ps_snapshot *s,
 		    struct ps_names *nm, struct ps_task_watch *tw, struct ps_pause *pz,
-		    uint64_t now, struct ps_sampler_stats *st, struct ps_errmsg *e)
+		    uint64_t now, uint64_t *calibrate_at, struct ps_sampler_stats *st,
+		    struct ps_errmsg *e)
 {
 	uint64_t listings = tw->listings, paused_at = 0;
 	unsigned flags = o->native ? PS_SNAP_NATIVE : 0;
@@ -306,7 +316,7 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 	}
 	st->listings += tw->listings - listings;
 	if (rc == PS_OK && !o->nonblocking) {
-		each = each_thread(p, tw);
+		each = each_thread(p, tw, now, calibrate_at);
 		paused_at = ps_now_ns();
 		if (!each)
 			rc = ps_pause(p->pid, pz, 500, e);
@@ -410,6 +420,7 @@ struct member {
 	struct ps_names nm;
 	struct ps_task_watch tw;   /* its threads' states, kept open */
 	struct ps_pause pz;        /* kept: it knows whether we are the parent */
+	uint64_t calibrate_at;     /* see each_thread */
 	uint64_t pending_errors;   /* counted, not yet reported to the sink */
 	uint64_t held_errors;      /* not counted yet: see hold_errors */
 	uint64_t held_since;
@@ -490,6 +501,7 @@ static void member_reset(struct member *m, uint64_t now)
 	ps_task_watch_init(&m->tw, m->pid);
 	ps_pstat_read(m->pid, &m->id);
 	m->since = m->next_try = now;
+	m->calibrate_at = 0;
 	m->ignored = 0;
 	m->held_errors = 0; /* the old program's end, not errors */
 }
@@ -678,7 +690,8 @@ static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 	struct ps_snapshot s;
 	struct ps_errmsg e = { 0 };
 	uint64_t reads = m->p->mem.reads, bytes = m->p->mem.bytes;
-	int rc = snapshot(m->p, l->o, &s, &m->nm, &m->tw, &m->pz, now, l->st, &e);
+	int rc = snapshot(m->p, l->o, &s, &m->nm, &m->tw, &m->pz, now, &m->calibrate_at, l->st,
+			  &e);
 	l->st->reads += m->p->mem.reads - reads;
 	l->st->bytes += m->p->mem.bytes - bytes;
 	if (rc == PS_OK) {

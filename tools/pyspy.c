@@ -234,6 +234,21 @@ static void default_output(struct record_opts *o, char *buf, size_t cap)
 	}
 }
 
+/* All n bytes of buf to fd; -1 with errno set */
+static int write_all(int fd, const char *buf, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, buf, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* from's bytes into to (created or truncated); -1 with errno set */
 static int copy_file(const char *from, const char *to)
 {
@@ -243,12 +258,10 @@ static int copy_file(const char *from, const char *to)
 	if (in >= 0)
 		out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
-		for (ssize_t off = 0, w; off < n; off += w)
-			if ((w = write(out, buf + off, (size_t)(n - off))) < 0) {
-				n = -1;
-				goto done;
-			}
-done:
+		if (write_all(out, buf, (size_t)n) < 0) {
+			n = -1;
+			break;
+		}
 	err = in < 0 || out < 0 || n < 0 ? errno : 0;
 	if (out >= 0 && close(out) != 0 && !err)
 		err = errno;

@@ -4,12 +4,13 @@
     python3 tests/e2e/run.py --bin build/bin [--only 3.12] [--mode MODE]
                              [--keep] [--self-test]
 
-For every interpreter found (pyenv 2.7 and 3.6-3.13, Debian's python3.11) and
-every mode (default i.e. blocking, --nonblocking, --force-scan) this starts
-tests/e2e/target_dump.py, which parks a set of threads at known places and
-writes what `sys._current_frames()` sees (frames, names, ids, expected locals)
-to a JSON file.  Then it runs `pyspy-dump --pid PID --json --locals [MODE]`
-and compares its view with the target's own, thread by thread.  Per
+For every interpreter found (pyenv 2.7 and 3.6-3.13, Debian's python3.11) this
+starts tests/e2e/target_dump.py (again only if a mode left it dead or with a
+thread stopped), which parks a set of threads at known places and writes what
+`sys._current_frames()` sees (frames, names, ids, expected locals) to a JSON
+file.  Then, for every mode (default i.e. blocking, --nonblocking,
+--force-scan), it runs `pyspy-dump --pid PID --json --locals [MODE]` and
+compares its view with the target's own, thread by thread.  Per
 interpreter it also checks the text output; once, it checks the error paths
 (a process that is not Python, a pid that does not exist, a bad option).
 
@@ -640,19 +641,25 @@ def main():
 
     for name, path in interpreters:
         row = matrix.setdefault(name, {})
-        for mode, flags in MODES:
-            want_text = 'text' in columns and mode == 'default'
-            if mode not in columns and not (want_text and
-                                            'default' not in columns):
-                continue
-            run_json = mode in columns
-            target = Target(path, keep=args.keep)
-            try:
-                try:
-                    target.wait_ready()
-                    ready = []
-                except TargetError as e:
-                    ready = ['target: %s' % e]
+        # one target for every mode (it takes most of a second to settle);
+        # a new one only after a mode left it dead or stopped
+        target, ready = None, []
+        try:
+            for mode, flags in MODES:
+                want_text = 'text' in columns and mode == 'default'
+                if mode not in columns and not (want_text and
+                                                'default' not in columns):
+                    continue
+                run_json = mode in columns
+                if target is None or ready or target_health(target):
+                    if target is not None:
+                        target.close()
+                    target = Target(path, keep=args.keep)
+                    try:
+                        target.wait_ready()
+                        ready = []
+                    except TargetError as e:
+                        ready = ['target: %s' % e]
                 if run_json:
                     problems = ready or check_dump(binary, target, name, mode,
                                                    flags)
@@ -660,7 +667,8 @@ def main():
                 if want_text:
                     problems = ready or check_text(binary, target)
                     row['text'] = tally('dump %s text' % name, problems)
-            finally:
+        finally:
+            if target is not None:
                 target.close()
 
     if run_errors:

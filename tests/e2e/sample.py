@@ -2,6 +2,7 @@
 """End-to-end test of pyspy-sample and pyspy-fold against live CPython.
 
     python3 tests/e2e/sample.py --bin build/bin [--only 3.12] [--all-pid]
+                                [--part quiet|shared]
 
 Per interpreter found (pyenv 2.7 and 3.6-3.13, Debian's python3.11; a missing
 one is reported as skipped):
@@ -19,7 +20,7 @@ one is reported as skipped):
   speedscope  pyspy-speedscope on it parses, has a profile, and hot's share
            of the busiest profile's weight is the fold's within 5 points
   threads  target_threads.py (worker-a spins in func_a, worker-b sleeps in
-           func_b, main waits in join), recorded 1.5 s by --pid: --threads
+           func_b, main waits in join), recorded 1 s by --pid: --threads
            roots are "thread TID: NAME" with the target's own thread ids
   idle     func_b (sleeping) is (nearly) absent by default, present with
            --idle, as is the main thread's join
@@ -27,12 +28,12 @@ one is reported as skipped):
            read after the walk, the GIL holder's skipped)
   gil      --gil keeps (nearly) only worker-a's samples
   tid      --tid TID keeps only that thread (worker-a; worker-b with --idle)
-  from-to  --from 0.5 --to 1.0 keeps 20-47 % of a 1.5 s recording
+  from-to  --from 0.3 --to 0.65 keeps 20-47 % of a 1 s recording
 
 and for a subset (2.7, 3.9, 3.12, 3.13, debian-3.11; all with --all-pid),
 against a running target_hot.py:
 
-  pid      --pid PID -d 1.5: exit 0, >= 60 samples, hot() dominant
+  pid      --pid PID -d 1: exit 0, >= 40 samples, hot() dominant
   nonblock the same with --nonblocking
   stats    --stats, blocking and --nonblocking: one cost line after the
            summary (the form bench/compare.py parses), at most 3 remote
@@ -47,7 +48,7 @@ against a running target_hot.py:
   sigterm  the same with SIGTERM
   sigkill  SIGKILL to the sampler after 1.5 s: the fold prints stacks, says
            "truncated" and exits non-zero; the target runs on (CPU time
-           grows) and no thread of it is stopped during 1 s
+           grows) and no thread of it is stopped during 0.3 s
   exit     the target exits by itself mid-capture (its parent reaps it at
            once): the sampler exits 0 by itself with a complete stream
 
@@ -57,6 +58,12 @@ it yet: "exit-unreaped"); launch mode with a command that is not Python
 command not left running); `--pid` of no process; no arguments; refusing a
 terminal (with script(1) if present); every format/vectors/*.pss folded to
 its .fold byte for byte; and no process left behind by any tool.
+
+--part quiet runs only the threads and filters cases (the idle and GIL shares
+need the machine to themselves: make check runs them alone) and the --pid
+cases (at least so many samples in a second: on a loaded machine pauses come
+late; once 2 samples in the pipe's second), --part shared the others (make
+check runs them beside another suite); both by default.
 
 Prints PASS/FAIL per case, a matrix per interpreter and a final line
 `e2e-sample: N passed, M failed, K skipped`; exits non-zero if anything
@@ -76,6 +83,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -537,7 +545,7 @@ def check_idle_nonblocking(out, script):
     fa, fb = count_with(d, 'func_a', script), count_with(d, 'func_b', script)
     ifa, ifb = count_with(idle, 'func_a', script), count_with(idle, 'func_b', script)
     if total(d) < 60:
-        p.append('--nonblocking: only %d samples by default in 1.5 s' % total(d))
+        p.append('--nonblocking: only %d samples by default in 1 s' % total(d))
     if fa < 0.8 * total(d):
         p.append('--nonblocking: func_a in %d of %d samples, expected >= 80 %%'
                  % (fa, total(d)))
@@ -563,14 +571,14 @@ def test_threads(name, python):
         except (TargetError, ValueError) as e:
             return dict((c, ['target: %s' % e]) for c in cols), ''
         out = tmp('%s-threads.pss' % name)
-        r = run_tool(SAMPLE, ['--pid', str(target.pid), '-d', '1.5', '-o', out],
+        r = run_tool(SAMPLE, ['--pid', str(target.pid), '-d', '1', '-o', out],
                      timeout=TOOL_TIMEOUT)
         p = sampler_failed(r)
         if not p:
             p += check_sampler_summary(r)
             p += target.health(0)
         out_nb = tmp('%s-threads-nb.pss' % name)
-        r_nb = run_tool(SAMPLE, ['--pid', str(target.pid), '-d', '1.5', '--nonblocking',
+        r_nb = run_tool(SAMPLE, ['--pid', str(target.pid), '-d', '1', '--nonblocking',
                                  '-o', out_nb], timeout=TOOL_TIMEOUT)
         p_nb = sampler_failed(r_nb)
     finally:
@@ -596,7 +604,7 @@ def test_threads(name, python):
                       ('gil', ['--gil', '--threads']),
                       ('tid-a', ['--tid', str(a), '--threads']),
                       ('tid-b', ['--tid', str(b), '--idle', '--threads']),
-                      ('from-to', ['--from', '0.5', '--to', '1.0'])):
+                      ('from-to', ['--from', '0.3', '--to', '0.65'])):
         fold, fp = fold_ok(args + [out])
         problems += fp
         folds[key] = fold
@@ -637,7 +645,7 @@ def test_threads(name, python):
     p = []
     fb = count_with(d, 'func_b', TARGET_THREADS)
     if total(d) < 60:
-        p.append('only %d samples by default in 1.5 s' % total(d))
+        p.append('only %d samples by default in 1 s' % total(d))
     if fa < 0.8 * total(d):
         p.append('func_a in %d of %d samples, expected >= 80 %%' % (fa, total(d)))
     if fb > 0.05 * total(d):
@@ -694,9 +702,9 @@ def test_threads(name, python):
     ft = folds['from-to']
     if total(d):
         frac = float(total(ft)) / total(d)
-        info += ' (--from 0.5 --to 1.0: %.0f %%)' % (100 * frac)
+        info += ' (--from 0.3 --to 0.65: %.0f %%)' % (100 * frac)
         if not 0.20 <= frac <= 0.47:
-            p.append('--from 0.5 --to 1.0 keeps %d of %d samples (%.0f %%), '
+            p.append('--from 0.3 --to 0.65 keeps %d of %d samples (%.0f %%), '
                      'expected 20-47 %%' % (total(ft), total(d), 100 * frac))
     else:
         p.append('no samples')
@@ -812,20 +820,20 @@ class HotTarget(object):
 
 
 def case_duration(p, ht, name, col, extra):
-    """--pid PID -d 1.5 [extra]: on time, hot() dominant."""
+    """--pid PID -d 1 [extra]: on time, hot() dominant."""
     t = ht.get()
     out = tmp('%s-%s.pss' % (name, col))
     t0 = time.time()
-    r = run_tool(SAMPLE, ['--pid', str(t.pid), '-d', '1.5', '-o', out]
+    r = run_tool(SAMPLE, ['--pid', str(t.pid), '-d', '1', '-o', out]
                  + extra, timeout=15)
     took = time.time() - t0
     p += sampler_failed(r)
     if not p:
-        if took > 4.5:
-            p.append('-d 1.5 took %.1f s' % took)
+        if took > 4:
+            p.append('-d 1 took %.1f s' % took)
         if not extra:
             p += check_sampler_summary(r)
-        p += check_recording(out)
+        p += check_recording(out, 40)
         p += t.health(0.1)
 
 
@@ -938,8 +946,13 @@ def case_sigkill(p, ht, name):
             wait_exit(s, 2.0)
     if not p:
         cpu0 = t.cpu_ticks()
-        p += t.health(1.0)
+        p += t.health(0.3)
         cpu1 = t.cpu_ticks()
+        deadline = time.time() + 3   # a busy machine may not run it at once
+        while not p and cpu0 is not None and cpu1 is not None and cpu1 <= cpu0 and \
+                time.time() < deadline:
+            time.sleep(0.05)
+            cpu1 = t.cpu_ticks()
         if not p and (cpu0 is None or cpu1 is None or cpu1 <= cpu0):
             p.append('target CPU time did not grow after the sampler '
                      'was killed (%s -> %s ticks)' % (cpu0, cpu1))
@@ -1187,6 +1200,31 @@ def test_front(python):
             p.append('the capture has %d samples in hot()' % count_with(fold, 'hot', TARGET_HOT))
     results.append(('front record sqlite', p))
 
+    # -f pss onto a pipe: rename() would replace it, so the stream is copied in
+    fifo, got = tmp('front.fifo'), tmp('front-fifo.pss')
+    os.mkfifo(fifo)
+    reader = spawn(['sh', '-c', 'cat "$1" >"$2"', 'sh', fifo, got],
+                   stdin=subprocess.DEVNULL)
+    r = run_tool(front, ['record', '-f', 'pss', '-o', fifo, '--', python, TARGET_HOT,
+                         '1', '0'], timeout=TOOL_TIMEOUT)
+    rc, _ = wait_exit(reader, 10)
+    reap(reader)
+    p = []
+    if r.rc != 0 or rc != 0:
+        p.append('pyspy record -f pss -o FIFO: exit %s, the reader\'s %s: %s'
+                 % (r.rc, rc, short(r.err)))
+    elif not stat.S_ISFIFO(os.lstat(fifo).st_mode):
+        p.append('pyspy record -f pss replaced the FIFO')
+    else:
+        fold, fp = fold_ok([got])
+        p += ['what came through the FIFO: %s' % x for x in fp]
+        # any will do (the copy is checked, not the sampling): a loaded
+        # machine gave 38 of the ~75 once
+        if fold is not None and count_with(fold, 'hot', TARGET_HOT) < 10:
+            p.append('what came through the FIFO has %d samples in hot()'
+                     % count_with(fold, 'hot', TARGET_HOT))
+    results.append(('front record pss into a pipe', p))
+
     # -s: a Pool(2) whose workers spin in hot_a and hot_b, rooted by process
     sub = tmp('front-sub.txt')
     r = run_tool(front, ['record', '-s', '-f', 'raw', '-o', sub, '--', python,
@@ -1273,7 +1311,12 @@ def main():
     ap.add_argument('--all-pid', action='store_true',
                     help='run the --pid cases on every interpreter, not only '
                     '%s' % ', '.join(PID_SUBSET))
+    ap.add_argument('--part', choices=('quiet', 'shared'),
+                    help='only the cases that need the machine to themselves '
+                    '(threads, filters, --pid), or only the others')
     args = ap.parse_args()
+    quiet = args.part != 'shared'
+    shared = args.part != 'quiet'
 
     common.setup_driver()
     become_subreaper()
@@ -1290,7 +1333,11 @@ def main():
     interpreters, missing = common.select_interpreters(ap, args.only)
 
     def pid_cols(n):
-        return PID_COLS if args.all_pid or n in PID_SUBSET else []
+        return PID_COLS if quiet and (args.all_pid or n in PID_SUBSET) else []
+
+    def cols(n):
+        return ((list(LAUNCH_CASES) if shared else []) +
+                (list(THREAD_CASES) if quiet else []) + pid_cols(n))
 
     tally = common.Tally()
     matrix = {}
@@ -1303,45 +1350,48 @@ def main():
 
     for name in missing:
         common.not_found(name)
-        matrix[name] = dict((c, 'SKIP') for c in LAUNCH_COLS + pid_cols(name))
+        matrix[name] = dict((c, 'SKIP') for c in cols(name))
         tally.skipped += len(matrix[name])
 
     # the slow error case runs meanwhile
-    slow = Background([SAMPLE, '-o', tmp('nonpython-long.pss'), '--',
-                       '/bin/sleep', SLOW_SLEEP], 15, '/bin/sleep ' + SLOW_SLEEP)
+    slow = shared and Background([SAMPLE, '-o', tmp('nonpython-long.pss'), '--',
+                                  '/bin/sleep', SLOW_SLEEP], 15, '/bin/sleep ' + SLOW_SLEEP)
     try:
         for name, python in interpreters:
             row = matrix.setdefault(name, {})
             ti = time.time()
-            try:
-                res, info = test_launch(name, python)
-            except TargetError as e:
-                res, info = dict.fromkeys(LAUNCH_CASES, ['target: %s' % e]), ''
-            record(row, name, res, LAUNCH_CASES, info)
-            res, info = test_threads(name, python)
-            record(row, name, res, THREAD_CASES, info)
+            if shared:
+                try:
+                    res, info = test_launch(name, python)
+                except TargetError as e:
+                    res, info = dict.fromkeys(LAUNCH_CASES, ['target: %s' % e]), ''
+                record(row, name, res, LAUNCH_CASES, info)
+            if quiet:
+                res, info = test_threads(name, python)
+                record(row, name, res, THREAD_CASES, info)
             if pid_cols(name):
                 record(row, name, test_pid(name, python), PID_COLS)
             print('    (%s took %.1f s)' % (name, time.time() - ti))
 
-        if interpreters:
+        if interpreters and quiet:
             # a target that exits but that its parent does not reap (yet)
             name, python = ([i for i in interpreters if i[0] == 'debian-3.11'] +
                             interpreters)[0]
             tally('sample %s exit-unreaped' % name,
                   test_target_exit(python, name + '-unreaped', reaped=False))
-        results, notes = test_errors(slow)
+        results, notes = test_errors(slow) if shared else ([], [])
         for label, problems in results:
             tally(label, problems)
-        for label, problems in test_vectors():
+        for label, problems in test_vectors() if shared else []:
             tally(label, problems)
-        if interpreters:
+        if interpreters and shared:
             for label, problems in test_front(interpreters[-1][1]):
                 tally(label, problems)
         for n in notes:
             print(n)
     finally:
-        reap(slow.p)
+        if slow:
+            reap(slow.p)
 
     left = orphans(zombies=False)
     kill_orphans()
@@ -1350,7 +1400,8 @@ def main():
               ['left running: %s' % ', '.join('%d (%s)' % x for x in left)])
 
     if matrix:
-        common.print_matrix(matrix, LAUNCH_COLS + PID_COLS)
+        common.print_matrix(matrix, [c for c in LAUNCH_COLS + PID_COLS
+                                     if any(c in row for row in matrix.values())])
     return tally.finish('e2e-sample', t0)
 
 

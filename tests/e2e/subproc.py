@@ -141,7 +141,7 @@ def header_pid(stream):
 def case_pool(python):
     stream = tmp('pool.pss')
     r = run_tool(tool('pyspy-sample'), ['-s', '-o', stream, '--', python,
-                                        TARGET, 'pool', '1.5'])
+                                        TARGET, 'pool', '1'])
     p = summary_problems(r, 'pyspy-sample', 0.01)
     if p:
         return p
@@ -223,7 +223,7 @@ def tree_pids(root):
     return out
 
 
-def stopped_in_tree(root, seconds=0.3):
+def stopped_in_tree(root, seconds=0.1):
     """Threads of the tree in a stopped state at any point during
     `seconds` (a tool that left one stopped)."""
     deadline = time.time() + seconds
@@ -306,7 +306,7 @@ def case_tree_sigint(tree):
     p = common.spawn([tool('pyspy-sample'), '-s', '--pid', str(tree.root),
                       '-o', stream], stdin=subprocess.DEVNULL,
                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(0.8)
+    time.sleep(0.6)
     p.send_signal(signal.SIGINT)
     try:
         _, err = p.communicate(timeout=10)

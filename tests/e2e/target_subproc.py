@@ -78,13 +78,13 @@ def hot_child():
 
 
 def hot_after_children():
-    end = time.time() + 0.8
+    end = time.time() + 0.5
     while time.time() < end:
         pass
 
 
 def chain():
-    time.sleep(0.6)   # the children start after sampling began
+    time.sleep(0.4)   # the children start after sampling began
     sleeper = subprocess.Popen(['sleep', '1'])
     subprocess.call([sys.executable, __file__, 'child'])
     sleeper.wait()
