@@ -55,6 +55,8 @@ struct ps_proc {
 
 	int pthread_tid_offset; /* offset of tid in glibc's struct pthread, for
 				   versions without native_thread_id; -1 unknown */
+	uint64_t tid_calibrate_at; /* a failed calibration of that offset is
+				      tried again from then on (monotonic ns) */
 	uint64_t epoch;         /* bumped per snapshot; caches validate per epoch */
 	struct ps_code_cache *codes;
 	struct ps_type_cache *types;

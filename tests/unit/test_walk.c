@@ -128,6 +128,41 @@ static void test_torn_snapshot_is_read_again_a_bounded_number_of_times(void **st
 	fake_free(f);
 }
 
+/* Before 3.8 (no native_thread_id) a snapshot learns where glibc keeps
+ * each thread's tid (2 KB read a thread). A calibration that fails is not
+ * tried again at the next snapshot (pausing, that read is inside the
+ * pause) but a second later. */
+static void test_failed_tid_calibration_waits_a_second(void **state)
+{
+	(void)state;
+	pid_t tids[] = { 4241, 4242 };
+	struct fake *f = fake_new(tids, 2);
+	static uint8_t pthreads[2][4096]; /* no tid of this process in them */
+	f->p.lay.tstate_native_thread_id = -1;
+	for (int i = 0; i < 2; i++)
+		f->ts[i].thread_id = (uint64_t)(uintptr_t)pthreads[i];
+	f->tasks.n = 0;
+	struct ps_snapshot s;
+	struct ps_errmsg e = { 0 };
+
+	assert_int_equal(ps_snapshot_take(&f->p, &s, 0, &f->tasks, &e), PS_OK);
+	ps_snapshot_release(&s);
+	assert_int_equal(f->p.pthread_tid_offset, -1);
+	uint64_t at = f->p.tid_calibrate_at; /* tried, failed: again from then */
+	assert_true(at > 0);
+
+	/* (a try that failed again would set a later time) */
+	assert_int_equal(ps_snapshot_take(&f->p, &s, 0, &f->tasks, &e), PS_OK);
+	ps_snapshot_release(&s);
+	assert_int_equal(f->p.tid_calibrate_at, at);
+
+	f->p.tid_calibrate_at = 1; /* the second has passed */
+	assert_int_equal(ps_snapshot_take(&f->p, &s, 0, &f->tasks, &e), PS_OK);
+	ps_snapshot_release(&s);
+	assert_true(f->p.tid_calibrate_at > at);
+	fake_free(f);
+}
+
 /* A stopper that records its calls and answers per tid. */
 struct calls {
 	char log[64];     /* 's' stop, 'g' go, in order */
@@ -212,6 +247,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unbound_thread_state_is_skipped_and_the_walk_goes_on),
 		cmocka_unit_test(test_torn_snapshot_is_read_again_a_bounded_number_of_times),
+		cmocka_unit_test(test_failed_tid_calibration_waits_a_second),
 		cmocka_unit_test(test_each_thread_is_stopped_alone_and_always_let_go),
 		cmocka_unit_test(test_each_walk_stops_at_a_foreign_thread_state),
 	};
