@@ -154,13 +154,21 @@ def fold_total(path, torn=None):
     return total
 
 
-def austin_total(path):
-    """Samples in austin's text output: one line per sample, '#' metadata."""
-    n = 0
+def austin_total(path, torn=None):
+    """Samples in austin's text output: one line per sample, '#' metadata,
+    'P<pid>;T<tid>;<file>:<function>:<line>;... <metric>'; torn, a list,
+    gets the number whose outermost frame is not <module> appended (every
+    workload here runs from its module)."""
+    n = cut = 0
     with open(path, errors='replace') as f:
         for line in f:
             if line.strip() and not line.startswith('#'):
                 n += 1
+                frames = line.rsplit(' ', 1)[0].split(';')[2:]
+                if frames and ':<module>:' not in frames[0] + ':':
+                    cut += 1
+    if torn is not None:
+        torn.append(cut)
     return n
 
 
@@ -258,7 +266,10 @@ class Austin(Tool):
         return [self.exe, '-i', str(int(1e6 / rate)), '-o', out] + argv
 
     def count(self, out):
-        return austin_total(out)
+        torn = []
+        n = austin_total(out, torn)
+        self.torn = torn[0] / n if n else None
+        return n
 
 
 class DebianAustin(Austin):
@@ -297,7 +308,9 @@ class Peers(Tool):
         return self.current.launch(argv, rate, out)
 
     def count(self, out):
-        return self.current.count(out)
+        n = self.current.count(out)
+        self.torn = getattr(self.current, 'torn', None)
+        return n
 
 
 def tools(args):
@@ -405,7 +418,7 @@ def measure_rate(args, tl, versions, report):
                  '(%g s attached, median of %d interleaved runs; samples/s = '
                  'thread-samples over the run\'s wall time)' % (args.seconds, args.runs),
                  ['Python', 'workload', 'sampler', 'samples/s', 'CPU µs/sample',
-                  'CPU vs austin', 'rate vs austin', 'torn (pyspy)', 'load avg', 'command'],
+                  'CPU vs austin', 'rate vs austin', 'torn', 'load avg', 'command'],
                  rows)
 
 

@@ -302,7 +302,7 @@ static int snapshot_each(struct ps_proc *p, const struct ps_sampler_opts *o, str
  * thread costs no state read at all. */
 static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct ps_snapshot *s,
 		    struct ps_names *nm, struct ps_task_watch *tw, struct ps_pause *pz,
-		    uint64_t now, uint64_t *calibrate_at, struct ps_sampler_stats *st,
+		    uint64_t now, int spare, uint64_t *calibrate_at, struct ps_sampler_stats *st,
 		    struct ps_errmsg *e)
 {
 	uint64_t listings = tw->listings, paused_at = 0;
@@ -310,7 +310,7 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 	int listed = 0, each = 0, rc;
 	if (o->nonblocking) {
 		rc = ps_task_watch_list_due(tw, now, &listed);
-		flags |= PS_SNAP_NO_IDLE | PS_SNAP_RETRY;
+		flags |= PS_SNAP_NO_IDLE | (spare ? PS_SNAP_RETRY : 0);
 	} else {
 		rc = ps_task_watch_update(tw, now);
 	}
@@ -421,6 +421,7 @@ struct member {
 	struct ps_task_watch tw;   /* its threads' states, kept open */
 	struct ps_pause pz;        /* kept: it knows whether we are the parent */
 	uint64_t calibrate_at;     /* see each_thread */
+	uint64_t snap_ns;          /* a snapshot's duration, averaged (see sample_member) */
 	uint64_t pending_errors;   /* counted, not yet reported to the sink */
 	uint64_t held_errors;      /* not counted yet: see hold_errors */
 	uint64_t held_since;
@@ -690,8 +691,14 @@ static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 	struct ps_snapshot s;
 	struct ps_errmsg e = { 0 };
 	uint64_t reads = m->p->mem.reads, bytes = m->p->mem.bytes;
-	int rc = snapshot(m->p, l->o, &s, &m->nm, &m->tw, &m->pz, now, &m->calibrate_at, l->st,
-			  &e);
+	/* a torn stack is read again (nonblocking) in time the sampler has to
+	 * spare: when a period is several snapshots long, not at the highest
+	 * rates, where the retries would take the place of samples */
+	uint64_t period = (uint64_t)(NS / l->o->rate_hz), t0 = ps_now_ns();
+	int spare = period > 4 * m->snap_ns;
+	int rc = snapshot(m->p, l->o, &s, &m->nm, &m->tw, &m->pz, now, spare, &m->calibrate_at,
+			  l->st, &e);
+	m->snap_ns = (7 * m->snap_ns + (ps_now_ns() - t0)) / 8;
 	l->st->reads += m->p->mem.reads - reads;
 	l->st->bytes += m->p->mem.bytes - bytes;
 	if (rc == PS_OK) {
