@@ -156,7 +156,8 @@ def fold_total(path, torn=None):
 
 def austin_total(path, torn=None):
     """Samples in austin's text output: one line per sample, '#' metadata,
-    'P<pid>;T<tid>;<file>:<function>:<line>;... <metric>'; torn, a list,
+    'P<pid>;T<tid>;<file>:<function>:<line>;... <metric>' (austin 1:
+    'Thread <id>;<function> (<file>);L<line>;...'); torn, a list,
     gets the number whose outermost frame is not <module> appended (every
     workload here runs from its module)."""
     n = cut = 0
@@ -164,8 +165,12 @@ def austin_total(path, torn=None):
         for line in f:
             if line.strip() and not line.startswith('#'):
                 n += 1
-                frames = line.rsplit(' ', 1)[0].split(';')[2:]
-                if frames and ':<module>:' not in frames[0] + ':':
+                # austin 3: P<pid>;T<tid>;file:function:line;...
+                # austin 1 (Debian's): Thread <id>;function (file);L<line>;...
+                frames = [x for x in line.rsplit(' ', 1)[0].split(';')
+                          if not re.match(r'(P\d|T\w|Thread )', x)]
+                if frames and ':<module>:' not in frames[0] + ':' and \
+                        not frames[0].startswith('<module> '):
                     cut += 1
     if torn is not None:
         torn.append(cut)
