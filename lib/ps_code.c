@@ -29,6 +29,7 @@ struct ps_code_cache {
 	 * read yet, and room for their headers */
 	int defer;
 	uint64_t now_ns;       /* the monotonic clock at ps_code_cache_begin */
+	int fast;              /* this epoch began < PS_CODE_FAST_NS after the last */
 	struct ps_code **pending;
 	size_t npending, pcap;
 	uint8_t *headers;
@@ -154,7 +155,9 @@ void ps_code_cache_begin(struct ps_proc *p)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	p->codes->now_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	p->codes->fast = now - p->codes->now_ns < PS_CODE_FAST_NS;
+	p->codes->now_ns = now;
 	p->epoch++;
 	ps_code_cache_trim(p->codes, p->epoch);
 }
@@ -364,7 +367,7 @@ int ps_code_get(struct ps_proc *p, uint64_t addr, struct ps_code **out)
 		*out = *slot;
 		return PS_OK;
 	}
-	if (*slot && (*slot)->epoch && c->now_ns - (*slot)->checked_ns < PS_CODE_RECHECK_NS) {
+	if (*slot && (*slot)->epoch && c->fast && c->now_ns - (*slot)->checked_ns < PS_CODE_RECHECK_NS) {
 		(*slot)->epoch = p->epoch;
 		*out = *slot;
 		return PS_OK;

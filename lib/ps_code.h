@@ -14,14 +14,18 @@
 
 #include "ps_proc.h"
 
-/* An entry checked (read, or revalidated) this recently is taken as it is:
- * at 1 kHz or less every snapshot still checks every code object it meets;
- * faster, each is checked once a millisecond. Checking is one range of the
- * snapshot's vectored read per code object, and at the highest rates those
- * ranges were most of a flat stack's read. The cost: a code object freed
- * and another made at the same address is seen under the old name for at
- * most this long. */
+/* When snapshots come less than PS_CODE_FAST_NS apart (above 2 kHz), an
+ * entry checked (read, or revalidated) less than PS_CODE_RECHECK_NS ago is
+ * taken as it is: each code object is checked once a millisecond instead
+ * of at every snapshot. Checking is one range of the snapshot's vectored
+ * read per code object, and at the highest rates those ranges were most of
+ * a flat stack's read. At 2 kHz or less every snapshot checks every code
+ * object it meets, as before (a window near the period would have some
+ * snapshots check and some not, and the ranges of the ones that do would
+ * miss the prefetch). The cost: a code object freed and another made at
+ * the same address is seen under the old name for at most a millisecond. */
 #define PS_CODE_RECHECK_NS 1000000
+#define PS_CODE_FAST_NS 500000
 
 struct ps_code {
 	uint64_t addr;

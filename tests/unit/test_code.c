@@ -1,5 +1,5 @@
 /* ps_code: when a cached code object is read again to check that its
- * address still holds the same object (PS_CODE_RECHECK_NS). The cache's
+ * address still holds the same object (PS_CODE_RECHECK_NS, PS_CODE_FAST_NS). The cache's
  * entries here stand at an address that cannot be read: any check is a
  * failed read, so whether one was made shows in the result and in the
  * read counters. */
@@ -69,6 +69,22 @@ static void test_code_checked_within_the_window_is_taken_unread(void **state)
 	ps_code_cache_free(p.codes);
 }
 
+/* Snapshots 0.6 ms apart (below 2 kHz): every one checks again. */
+static void test_code_is_checked_at_every_slower_snapshot(void **state)
+{
+	(void)state;
+	struct ps_proc p;
+	proc_init(&p);
+	ps_code_cache_begin(&p);
+	cached(&p, now_ns());
+	struct ps_code *got = NULL;
+	usleep(PS_CODE_FAST_NS / 1000 + 100);
+	ps_code_cache_begin(&p);
+	assert_int_equal(ps_code_get(&p, UNREADABLE, &got), PS_EREAD);
+	assert_int_equal(p.mem.errors, 1);
+	ps_code_cache_free(p.codes);
+}
+
 static void test_code_checked_longer_ago_is_read_again(void **state)
 {
 	(void)state;
@@ -97,6 +113,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_code_checked_within_the_window_is_taken_unread),
+		cmocka_unit_test(test_code_is_checked_at_every_slower_snapshot),
 		cmocka_unit_test(test_code_checked_longer_ago_is_read_again),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
