@@ -26,6 +26,7 @@
 #include "ps_stream.h"
 
 #include "mem_sink.h"
+#include "stream_rb.h"
 
 /* The zstd the committed vectors were compressed with: another version may
  * compress differently, and then only their content is compared. */
@@ -147,48 +148,6 @@ static void assert_prefix(const struct lines *part, const struct lines *full)
 }
 
 /* ---- helpers: a hand-built stream ---------------------------------------- */
-
-struct rb {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void rb_bytes(struct rb *b, const void *src, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2 + 64;
-		b->p = realloc(b->p, b->cap);
-		assert_non_null(b->p);
-	}
-	memcpy(b->p + b->n, src, n);
-	b->n += n;
-}
-
-static void rb_uv(struct rb *b, uint64_t v)
-{
-	uint8_t t[PS_VARINT_MAX];
-	rb_bytes(b, t, ps_varint_put(t, v));
-}
-
-static void rb_str(struct rb *b, const char *s)
-{
-	rb_uv(b, strlen(s));
-	rb_bytes(b, s, strlen(s));
-}
-
-/* Append a record of type with pay's payload (a length may be forced). */
-static void rb_rec_len(struct rb *b, uint64_t type, const struct rb *pay, uint64_t len)
-{
-	rb_uv(b, type);
-	rb_uv(b, len);
-	rb_bytes(b, pay->p, pay->n);
-}
-
-static void rb_rec(struct rb *b, uint64_t type, struct rb *pay)
-{
-	rb_rec_len(b, type, pay, pay->n);
-	pay->n = 0;
-}
 
 /* Signature and a header of the given version; extra trailing fields when
  * asked, as a later minor version would add. */

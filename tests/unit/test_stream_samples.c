@@ -22,6 +22,7 @@
 #include "ps_stream_impl.h"
 
 #include "mem_sink.h"
+#include "stream_rb.h"
 
 #define MS 1000000ULL
 #define ORIGIN (5 * 1000 * MS)
@@ -324,43 +325,6 @@ static void test_sink_gets_sample_records(void **state)
 }
 
 /* ---- hand-made streams: an encoder written from the specification ------- */
-
-struct rb {
-	uint8_t *p;
-	size_t n, cap;
-};
-
-static void rb_bytes(struct rb *b, const void *src, size_t n)
-{
-	if (b->n + n > b->cap) {
-		b->cap = (b->n + n) * 2 + 64;
-		b->p = realloc(b->p, b->cap);
-		assert_non_null(b->p);
-	}
-	if (n)
-		memcpy(b->p + b->n, src, n);
-	b->n += n;
-}
-
-static void rb_uv(struct rb *b, uint64_t v)
-{
-	uint8_t t[PS_VARINT_MAX];
-	rb_bytes(b, t, ps_varint_put(t, v));
-}
-
-static void rb_str(struct rb *b, const char *s)
-{
-	rb_uv(b, strlen(s));
-	rb_bytes(b, s, strlen(s));
-}
-
-static void rb_rec(struct rb *b, uint64_t type, struct rb *pay)
-{
-	rb_uv(b, type);
-	rb_uv(b, pay->n);
-	rb_bytes(b, pay->p, pay->n);
-	pay->n = 0;
-}
 
 /* Signature, header of major.minor; strings "main", "w.py"; frames 1, 2;
  * stacks 1 (main), 2 (main;main:2), 3; threads 1, 2. */
