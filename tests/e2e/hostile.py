@@ -314,7 +314,7 @@ def test_torn_frames(python):
     all the time (before 3.11 each is a heap object from a free list): a
     stack read through a frame freed meanwhile must end under <truncated>
     and count an error, never pass for a complete stack that stops early.
-    Every stack reaches <module> or is marked, and at least half reach it."""
+    Every stack reaches <module> or is marked, and 45 % or more reach it."""
     t = spawn([python, '-c', FIB_TARGET], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         t.stdout.readline()
@@ -342,11 +342,13 @@ def test_torn_frames(python):
     if bad:
         return ['%d of %d stacks neither reach <module> nor are marked <truncated>'
                 % (bad, rooted + marked + bad)]
-    # frame objects are read by page and the pages a walk met are copied
-    # together at the next sample, so most stacks are read whole (75-95 %
-    # here); frame by frame, a third or less were
-    if rooted < 0.5 * (rooted + marked):
-        return ['only %d of %d stacks whole (at least half expected)'
+    # before 3.11, with the target on a core of its own, about 70 % of
+    # single reads of this stack are torn; a torn snapshot is read again
+    # (twice at most, the sampler has time at 1 kHz), and 60-64 % of the
+    # stacks come out whole on a quiet machine (more when the target has
+    # to share a core); 30 % without the retries
+    if rooted < 0.45 * (rooted + marked):
+        return ['only %d of %d stacks whole (at least 45 %% expected)'
                 % (rooted, rooted + marked)]
     return []
 
