@@ -2,10 +2,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ps_lines.h"
 #include "ps_pyobj.h"
+#include "ps_time.h"
 
 /* The cache's bounds. A program that compiles code forever (exec in a
  * loop, templates) shows a new code object every few samples; beyond
@@ -153,9 +153,7 @@ void ps_code_cache_trim(struct ps_code_cache *c, uint64_t epoch)
 
 void ps_code_cache_begin(struct ps_proc *p)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	uint64_t now = ps_now_ns();
 	p->codes->fast = now - p->codes->now_ns < PS_CODE_FAST_NS;
 	p->codes->now_ns = now;
 	p->epoch++;

@@ -25,20 +25,6 @@ static void on_stop(int sig)
 	stop_signal = sig;
 }
 
-uint64_t ps_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t ps_wall_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
-}
-
 int ps_launch(char *const argv[], pid_t *pid, struct ps_errmsg *e)
 {
 	int fds[2];

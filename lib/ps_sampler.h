@@ -11,6 +11,7 @@
 #include "ps_error.h"
 #include "ps_proc.h"
 #include "ps_stack.h"
+#include "ps_time.h"
 
 struct ps_sampler_opts {
 	double rate_hz;         /* samples per second, > 0 */
@@ -116,9 +117,5 @@ int ps_launch_exit_code(const struct ps_sampler_stats *st, pid_t child);
 int ps_sampler_run(const struct ps_sampler_opts *o, pid_t pid, int child,
 		   struct ps_sample_sink *sink, struct ps_sampler_stats *st,
 		   struct ps_errmsg *e);
-
-/* Monotonic and wall-clock time in ns. */
-uint64_t ps_now_ns(void);
-uint64_t ps_wall_ns(void);
 
 #endif

@@ -3,10 +3,10 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ps_native.h"
 #include "ps_pyobj.h"
+#include "ps_time.h"
 
 #define MAX_CHUNKS 64
 #define TOO_DEEP 1 /* a walk stopped at PS_MAX_FRAMES: cut, but not an error */
@@ -371,24 +371,17 @@ static int read_thread(struct ps_proc *p, struct ps_snapshot *s, uint64_t ts_add
 
 #define TID_CALIBRATE_RETRY_NS 1000000000u
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void fill_tids(struct ps_proc *p, struct ps_snapshot *s, const struct ps_tasks *tasks)
 {
 	if (p->lay.tstate_native_thread_id >= 0)
 		return;
-	if (p->pthread_tid_offset < 0 && mono_ns() >= p->tid_calibrate_at) {
+	if (p->pthread_tid_offset < 0 && ps_now_ns() >= p->tid_calibrate_at) {
 		calibrate_tid_offset(p, s, tasks);
 		/* what made it fail (a thread state that another shares, a
 		 * thread starting) may well last: each try reads 2 KB a thread,
 		 * inside the pause when pausing, so not again for a second */
 		if (p->pthread_tid_offset < 0)
-			p->tid_calibrate_at = mono_ns() + TID_CALIBRATE_RETRY_NS;
+			p->tid_calibrate_at = ps_now_ns() + TID_CALIBRATE_RETRY_NS;
 	}
 	if (p->pthread_tid_offset < 0)
 		return;

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ps_time.h"
+
 char ps_stat_state(const char *line)
 {
 	const char *rp = strrchr(line, ')');
@@ -229,9 +231,7 @@ static int paused_has(const struct ps_pause *pz, pid_t tid)
 
 static long now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return (long)(ps_now_ns() / 1000000u);
 }
 
 /* Wait for a seized, interrupted thread to report its stop. WNOHANG with a

@@ -12,20 +12,13 @@
 
 #include <cmocka.h>
 
-#include <time.h>
 #include <unistd.h>
 
 #include "ps_code.h"
 #include "ps_error.h"
+#include "ps_time.h"
 
 #define UNREADABLE 0x1000 /* plausible, never mapped */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void proc_init(struct ps_proc *p)
 {
@@ -60,7 +53,7 @@ static void test_code_checked_within_the_window_is_taken_unread(void **state)
 	struct ps_proc p;
 	proc_init(&p);
 	ps_code_cache_begin(&p);
-	struct ps_code *k = cached(&p, now_ns()), *got = NULL;
+	struct ps_code *k = cached(&p, ps_now_ns()), *got = NULL;
 	ps_code_cache_begin(&p); /* a new snapshot, well within the window */
 	assert_int_equal(ps_code_get(&p, UNREADABLE, &got), PS_OK);
 	assert_ptr_equal(got, k);
@@ -76,7 +69,7 @@ static void test_code_is_checked_at_every_slower_snapshot(void **state)
 	struct ps_proc p;
 	proc_init(&p);
 	ps_code_cache_begin(&p);
-	cached(&p, now_ns());
+	cached(&p, ps_now_ns());
 	struct ps_code *got = NULL;
 	usleep(PS_CODE_FAST_NS / 1000 + 100);
 	ps_code_cache_begin(&p);
@@ -91,7 +84,7 @@ static void test_code_checked_longer_ago_is_read_again(void **state)
 	struct ps_proc p;
 	proc_init(&p);
 	ps_code_cache_begin(&p);
-	cached(&p, now_ns() - 2 * (uint64_t)PS_CODE_RECHECK_NS);
+	cached(&p, ps_now_ns() - 2 * (uint64_t)PS_CODE_RECHECK_NS);
 	struct ps_code *got = NULL;
 	ps_code_cache_begin(&p);
 	/* checked again: the read fails, and nothing stale is returned */
