@@ -236,31 +236,24 @@ static void each_go(void *ctx, pid_t tid)
 		es->longest = ns;
 }
 
-/* Before 3.11, how long a tid calibration that failed is left before it
- * is tried again: each try is a snapshot of its own, and what made it fail
- * (a thread state whose thread another one shares, say) may well last. */
-#define CALIBRATE_RETRY_NS NS
-
 /* Whether to stop the threads one at a time rather than all together:
  * stopping a thread costs a few syscalls (tens of us on a busy machine),
  * so beyond PS_PAUSE_ALL_MAX threads a whole-process pause would stall
  * the target for milliseconds every sample. The tids must be known
  * before the walk (3.11+, or calibrated by an earlier snapshot; after a
- * failure, again at *calibrate_at at the earliest). */
-static int each_thread(struct ps_proc *p, const struct ps_task_watch *tw, uint64_t now,
-		       uint64_t *calibrate_at)
+ * failure, tried again from p->tid_calibrate_at, a second later). */
+static int each_thread(struct ps_proc *p, const struct ps_task_watch *tw, uint64_t now)
 {
 	if (tw->list.n <= PS_PAUSE_ALL_MAX)
 		return 0;
 	if (p->lay.tstate_native_thread_id < 0 && p->pthread_tid_offset < 0 &&
-	    now >= *calibrate_at) {
+	    now >= p->tid_calibrate_at) {
 		/* before 3.11 a snapshot learns where glibc keeps the tid; it
 		 * needs no pause (those fields do not change), so the target
 		 * is not paused whole for it either */
 		struct ps_snapshot s;
 		if (ps_snapshot_take(p, &s, 0, &tw->list, NULL) == PS_OK)
 			ps_snapshot_release(&s);
-		*calibrate_at = now + CALIBRATE_RETRY_NS;
 	}
 	return p->lay.tstate_native_thread_id >= 0 || p->pthread_tid_offset >= 0;
 }
@@ -288,8 +281,7 @@ static int snapshot_each(struct ps_proc *p, const struct ps_sampler_opts *o, str
  * thread costs no state read at all. */
 static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct ps_snapshot *s,
 		    struct ps_names *nm, struct ps_task_watch *tw, struct ps_pause *pz,
-		    uint64_t now, int spare, uint64_t *calibrate_at, struct ps_sampler_stats *st,
-		    struct ps_errmsg *e)
+		    uint64_t now, int spare, struct ps_sampler_stats *st, struct ps_errmsg *e)
 {
 	uint64_t listings = tw->listings, paused_at = 0;
 	unsigned flags = o->native ? PS_SNAP_NATIVE : 0;
@@ -302,7 +294,7 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 	}
 	st->listings += tw->listings - listings;
 	if (rc == PS_OK && !o->nonblocking) {
-		each = each_thread(p, tw, now, calibrate_at);
+		each = each_thread(p, tw, now);
 		paused_at = ps_now_ns();
 		if (!each)
 			rc = ps_pause(p->pid, pz, 500, e);
@@ -406,7 +398,6 @@ struct member {
 	struct ps_names nm;
 	struct ps_task_watch tw;   /* its threads' states, kept open */
 	struct ps_pause pz;        /* kept: it knows whether we are the parent */
-	uint64_t calibrate_at;     /* see each_thread */
 	uint64_t snap_ns;          /* a snapshot's duration, averaged (see sample_member) */
 	uint64_t pending_errors;   /* counted, not yet reported to the sink */
 	uint64_t held_errors;      /* not counted yet: see hold_errors */
@@ -488,7 +479,6 @@ static void member_reset(struct member *m, uint64_t now)
 	ps_task_watch_init(&m->tw, m->pid);
 	ps_pstat_read(m->pid, &m->id);
 	m->since = m->next_try = now;
-	m->calibrate_at = 0;
 	m->ignored = 0;
 	m->held_errors = 0; /* the old program's end, not errors */
 }
@@ -682,8 +672,7 @@ static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 	 * rates, where the retries would take the place of samples */
 	uint64_t period = (uint64_t)(NS / l->o->rate_hz), t0 = ps_now_ns();
 	int spare = period > 4 * m->snap_ns;
-	int rc = snapshot(m->p, l->o, &s, &m->nm, &m->tw, &m->pz, now, spare, &m->calibrate_at,
-			  l->st, &e);
+	int rc = snapshot(m->p, l->o, &s, &m->nm, &m->tw, &m->pz, now, spare, l->st, &e);
 	m->snap_ns = (7 * m->snap_ns + (ps_now_ns() - t0)) / 8;
 	l->st->reads += m->p->mem.reads - reads;
 	l->st->bytes += m->p->mem.bytes - bytes;
