@@ -371,6 +371,17 @@ static int read_thread(struct ps_proc *p, struct ps_snapshot *s, uint64_t ts_add
 
 #define TID_CALIBRATE_RETRY_NS 1000000000u
 
+/* The kernel tid of the thread whose struct pthread is at thread_id, by
+ * the calibrated offset; 0 when it cannot be read (or is not positive). */
+static pid_t pthread_tid(struct ps_proc *p, uint64_t thread_id)
+{
+	int32_t tid;
+	if (ps_mem_read(&p->mem, thread_id + (uint64_t)p->pthread_tid_offset, &tid, 4) != PS_OK ||
+	    tid <= 0)
+		return 0;
+	return tid;
+}
+
 static void fill_tids(struct ps_proc *p, struct ps_snapshot *s, const struct ps_tasks *tasks)
 {
 	if (p->lay.tstate_native_thread_id >= 0)
@@ -386,9 +397,8 @@ static void fill_tids(struct ps_proc *p, struct ps_snapshot *s, const struct ps_
 	if (p->pthread_tid_offset < 0)
 		return;
 	for (size_t i = 0; i < s->n; i++) {
-		int32_t tid;
-		if (ps_mem_read(&p->mem, s->threads[i].thread_id + (uint64_t)p->pthread_tid_offset,
-				&tid, 4) == PS_OK && tid > 0)
+		pid_t tid = pthread_tid(p, s->threads[i].thread_id);
+		if (tid)
 			s->threads[i].tid = tid;
 	}
 }
@@ -531,6 +541,17 @@ static int head_and_holder(struct ps_proc *p, uint64_t *ts, uint64_t *holder)
 	return 1;
 }
 
+/* The interpreter's first thread state, or the error saying why not. */
+static int thread_list_head(struct ps_proc *p, uint64_t *ts, struct ps_errmsg *e)
+{
+	int rc = ps_mem_read_ptr(&p->mem, p->interp + (uint64_t)p->lay.interp_tstate_head, ts);
+	if (rc == PS_EGONE)
+		return ps_error(e, rc, "process %d exited", (int)p->pid);
+	if (rc)
+		return ps_error(e, rc, "cannot read the thread list of process %d", (int)p->pid);
+	return PS_OK;
+}
+
 /* Every thread's Python stack, in a new code-cache epoch. */
 static int walk_threads(struct ps_proc *p, struct ps_snapshot *s, struct ps_errmsg *e)
 {
@@ -538,14 +559,9 @@ static int walk_threads(struct ps_proc *p, struct ps_snapshot *s, struct ps_errm
 	memset(s, 0, sizeof(*s));
 	ps_code_cache_begin(p);
 	if (!head_and_holder(p, &ts, &holder)) {
-		int rc = ps_mem_read_ptr(&p->mem, p->interp + (uint64_t)p->lay.interp_tstate_head,
-					 &ts);
-		if (rc) {
-			if (rc == PS_EGONE)
-				return ps_error(e, rc, "process %d exited", (int)p->pid);
-			return ps_error(e, rc, "cannot read the thread list of process %d",
-					(int)p->pid);
-		}
+		int rc = thread_list_head(p, &ts, e);
+		if (rc)
+			return rc;
 		holder = gil_holder(p);
 	}
 	for (size_t i = 0; ts && i < PS_MAX_THREADS; i++) {
@@ -633,7 +649,6 @@ static pid_t tid_of_state(struct ps_proc *p, uint64_t ts_addr, uint64_t *next, i
 	int offs[] = { l->tstate_next, l->tstate_thread_id, l->tstate_native_thread_id,
 		       l->tstate_interp };
 	size_t len = (size_t)max_off(offs, 4) + 8;
-	int32_t tid = 0;
 	*rc = len > sizeof(ts) ? PS_EINVAL : ps_mem_read(&p->mem, ts_addr, ts, len);
 	if (*rc == PS_OK && u64_at(ts, l->tstate_interp) != p->interp)
 		*rc = PS_EINVAL;
@@ -642,11 +657,7 @@ static pid_t tid_of_state(struct ps_proc *p, uint64_t ts_addr, uint64_t *next, i
 	*next = u64_at(ts, l->tstate_next);
 	if (l->tstate_native_thread_id >= 0)
 		return (pid_t)u64_at(ts, l->tstate_native_thread_id);
-	if (p->pthread_tid_offset >= 0 &&
-	    ps_mem_read(&p->mem, u64_at(ts, l->tstate_thread_id) + (uint64_t)p->pthread_tid_offset,
-			&tid, 4) == PS_OK && tid > 0)
-		return tid;
-	return 0;
+	return p->pthread_tid_offset >= 0 ? pthread_tid(p, u64_at(ts, l->tstate_thread_id)) : 0;
 }
 
 /* Stop the thread at ts_addr, read it (and unwind it), let it go. */
@@ -695,11 +706,9 @@ int ps_snapshot_take_each(struct ps_proc *p, struct ps_snapshot *s, unsigned fla
 	/* no deferred validation and no prefetch: both would use what was
 	 * read before the thread was stopped */
 	ps_code_defer(p, 0);
-	int rc = ps_mem_read_ptr(&p->mem, p->interp + (uint64_t)p->lay.interp_tstate_head, &ts);
-	if (rc == PS_EGONE)
-		return ps_error(e, rc, "process %d exited", (int)p->pid);
+	int rc = thread_list_head(p, &ts, e);
 	if (rc)
-		return ps_error(e, rc, "cannot read the thread list of process %d", (int)p->pid);
+		return rc;
 	holder = gil_holder(p); /* read once, while the threads run */
 	unsigned walk = flags;
 	if (flags & PS_SNAP_NATIVE) {
