@@ -298,8 +298,8 @@ struct ps_sample_sink ps_record_sink(struct ps_record *r)
 int ps_record_finish(struct ps_record *r, const struct ps_sampler_stats *st,
 		     struct ps_errmsg *e)
 {
+	memo_free(r);
 	if (!r->w) {
-		memo_free(r);
 		/* never started (the target could not be opened): nothing is
 		 * written, so a reader downstream fails too instead of seeing a
 		 * valid, empty recording */
@@ -309,14 +309,10 @@ int ps_record_finish(struct ps_record *r, const struct ps_sampler_stats *st,
 	}
 	struct ps_stream_totals t = { .errors = st->errors, .late = st->late,
 				      .duration_ns = st->elapsed_ns };
-	memo_free(r);
+	if (!r->write_error)
+		r->write_error = late_write(r);
 	struct ps_sw *w = r->w;
 	r->w = NULL;
-	if (!r->write_error) {
-		r->w = w;
-		r->write_error = late_write(r);
-		r->w = NULL;
-	}
 	if (r->write_error) {
 		ps_sw_free(w);
 		*e = r->err;
