@@ -51,7 +51,7 @@ static inline int ps_varint_get1(const uint8_t *p, size_t n, uint64_t *v)
 #define PS_SX_MULTIPLES 64               /* dts of 1..64 periods go down a tree */
 #define PS_SX_RECENT 8                   /* (stack, flags) pairs kept per thread */
 
-/* Probabilities that a decision is 0 (k / 2^11), by context: th: the thread is the
+/* Probabilities that a decision is 0 (k / 2^15), by context: th: the thread is the
  * predicted one; dt[c][k]: decision k of the dt (0: dt is 0, 1: it is d0,
  * 2: it is d1) when the thread's last dt was of class c; st[c][k]:
  * decision k of the stack (0: it is the thread's last, 1: it is another

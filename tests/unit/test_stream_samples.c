@@ -729,34 +729,31 @@ static void c_no_samples(struct rb *raw)
 	he_record(&x, raw, 0);
 }
 
-static void c_extras_past_record(struct rb *raw)
+/* A SAMPLES record of one sample written byte for byte: the extras length
+ * it claims, then n bytes (extras, and range-coded bytes if any). */
+static void one_sample_record(struct rb *raw, uint64_t extras_len, const char *bytes, size_t n)
 {
 	struct rb p = { 0 };
 	rb_uv(&p, 1);
-	rb_uv(&p, 200);
-	rb_bytes(&p, "\x01\x01\x00", 3);
+	rb_uv(&p, extras_len);
+	rb_bytes(&p, bytes, n);
 	rb_rec(raw, PS_REC_SAMPLES, &p);
 	free(p.p);
+}
+
+static void c_extras_past_record(struct rb *raw)
+{
+	one_sample_record(raw, 200, "\x01\x01\x00", 3);
 }
 
 static void c_bad_varint(struct rb *raw)
 {
-	struct rb p = { 0 };
-	rb_uv(&p, 1);
-	rb_uv(&p, 3);
-	rb_bytes(&p, "\x81\x00\x00", 3);
-	rb_rec(raw, PS_REC_SAMPLES, &p);
-	free(p.p);
+	one_sample_record(raw, 3, "\x81\x00\x00", 3);
 }
 
 static void c_flags_range(struct rb *raw)
 {
-	struct rb p = { 0 };
-	rb_uv(&p, 1);
-	rb_uv(&p, 7);
-	rb_bytes(&p, "\x01\x01\x80\x80\x80\x80\x10", 7);   /* flags 2^32 */
-	rb_rec(raw, PS_REC_SAMPLES, &p);
-	free(p.p);
+	one_sample_record(raw, 7, "\x01\x01\x80\x80\x80\x80\x10", 7); /* flags 2^32 */
 }
 
 static void test_corrupt_samples_records(void **state)
