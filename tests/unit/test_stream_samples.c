@@ -676,28 +676,28 @@ static void c_code_left_over(struct rb *raw)
 	he_record_tail(&x, raw, 1, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0A", 10);
 }
 
-static void c_undefined_thread(struct rb *raw)
+/* A SAMPLES record of one sample of thread, stack, dt 0, coded right. */
+static void one_coded_sample(struct rb *raw, uint32_t thread, uint32_t stack)
 {
 	struct henc x;
 	he_init(&x);
-	he_first(&x, 3, 0, 1);
+	he_first(&x, thread, 0, stack);
 	he_record(&x, raw, 1);
+}
+
+static void c_undefined_thread(struct rb *raw)
+{
+	one_coded_sample(raw, 3, 1);
 }
 
 static void c_thread_zero(struct rb *raw)
 {
-	struct henc x;
-	he_init(&x);
-	he_first(&x, 0, 0, 1);
-	he_record(&x, raw, 1);
+	one_coded_sample(raw, 0, 1);
 }
 
 static void c_undefined_stack(struct rb *raw)
 {
-	struct henc x;
-	he_init(&x);
-	he_first(&x, 1, 0, 4);
-	he_record(&x, raw, 1);
+	one_coded_sample(raw, 1, 4);
 }
 
 /* Three samples of thread 1: stack 1, then stack 2 (have 2), then recent
