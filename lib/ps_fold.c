@@ -73,16 +73,20 @@ static size_t slot_of(const struct ps_fold *fo, uint64_t root, uint32_t stack, u
 	return i;
 }
 
-/* Add the samples counted in the memo to their entries. */
+/* Add the samples counted in memo m to its entry. */
+static void settle_one(struct ps_fold *fo, struct memo *m)
+{
+	if (m->pending) {
+		fo->v[m->slot - 1].count += m->pending;
+		m->pending = 0;
+	}
+}
+
+/* ... and those of every memo. */
 static void settle(struct ps_fold *fo)
 {
-	for (size_t i = 0; i < fo->memo_cap; i++) {
-		struct memo *m = &fo->memo[i];
-		if (m->pending) {
-			fo->v[m->slot - 1].count += m->pending;
-			m->pending = 0;
-		}
-	}
+	for (size_t i = 0; i < fo->memo_cap; i++)
+		settle_one(fo, &fo->memo[i]);
 }
 
 static int grow(struct ps_fold *fo)
@@ -148,10 +152,8 @@ int ps_fold_add(struct ps_fold *fo, const struct ps_sr *r, const struct ps_sr_sa
 		m->pending++;
 		return PS_OK;
 	}
-	if (m && m->pending) {
-		fo->v[m->slot - 1].count += m->pending;
-		m->pending = 0;
-	}
+	if (m)
+		settle_one(fo, m);
 	size_t i = slot_of(fo, root, s->stack_id, idle);
 	if (!fo->v[i].count) {
 		if ((fo->n + 1) * 10 > fo->cap * 7) {
