@@ -37,6 +37,9 @@ void ps_mem_release(struct ps_mem *m);
  * while what is read can be taken to be one instant (a snapshot). A
  * prefetch that fails part-way only serves less; errors are not counted. */
 void ps_mem_prefetch_begin(struct ps_mem *m);
+/* A range is prefetched in this many snapshots after the last that read
+ * it, not only the next: see PF_KEEP in ps_mem.c. */
+#define PS_MEM_PREFETCH_KEEP 16
 void ps_mem_prefetch_end(struct ps_mem *m);
 
 /* Whether addr could be a user-space pointer at all (not NULL page, not

@@ -441,6 +441,81 @@ static void test_prefetch_serves_close_ranges_either_side_of_a_page_boundary(voi
 	ps_mem_release(&m);
 }
 
+/* One snapshot reading 16 bytes at each of addrs: 1 if all were served by
+ * the prefetch (no call of their own). */
+static int snapshot_served(struct ps_mem *m, const unsigned char *const *addrs, size_t n)
+{
+	unsigned char out[16];
+	ps_mem_prefetch_begin(m);
+	uint64_t reads = m->reads;
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(ps_mem_read(m, addr_of(addrs[i]), out, 16), PS_OK);
+		assert_memory_equal(out, addrs[i], 16);
+	}
+	ps_mem_prefetch_end(m);
+	return m->reads == reads;
+}
+
+/* A range left out of a snapshot (a walk cut short) is still prefetched
+ * in the PS_MEM_PREFETCH_KEEP snapshots after it was last read, then no
+ * more; a prefetch that fails forgets the ranges it only kept. */
+static void test_prefetch_keeps_ranges_of_recent_snapshots(void **state)
+{
+	struct ps_mem m;
+	unsigned char *p = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	(void)state;
+	assert_true(p != MAP_FAILED);
+	memset(p, 7, 8 * PAGE);
+	const unsigned char *a[] = { p + 100 }, *ab[] = { p + 100, p + 5 * PAGE + 100 },
+			    *b[] = { p + 5 * PAGE + 100 }, *c[] = { p + 7 * PAGE + 100 };
+	ps_mem_init(&m, getpid());
+	assert_false(snapshot_served(&m, ab, 2));
+	for (int i = 1; i < PS_MEM_PREFETCH_KEEP; i++)
+		assert_true(snapshot_served(&m, a, 1));
+	assert_true(snapshot_served(&m, b, 1)); /* the 16th after its read */
+	for (int i = 0; i < PS_MEM_PREFETCH_KEEP; i++)
+		assert_true(snapshot_served(&m, a, 1));
+	assert_false(snapshot_served(&m, b, 1)); /* the 17th: a call */
+
+	assert_false(snapshot_served(&m, c, 1)); /* kept now: a, b and c */
+	assert_true(snapshot_served(&m, a, 1));
+	assert_int_equal(munmap(p + 7 * PAGE, PAGE), 0);
+	uint64_t errors = m.errors;
+	assert_true(snapshot_served(&m, a, 1)); /* its prefetch failed at c */
+	assert_false(snapshot_served(&m, b, 1)); /* b was forgotten with c */
+	assert_int_equal(m.errors, errors);
+	munmap(p, 7 * PAGE);
+	ps_mem_release(&m);
+}
+
+/* Ranges in the same or the next page are copied as one span, the bytes
+ * between them too; never across a page no range lies in, which may be
+ * unmapped. */
+static void test_prefetch_merges_ranges_in_neighbouring_pages_only(void **state)
+{
+	struct ps_mem m;
+	unsigned char *p = mmap(NULL, 5 * PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	(void)state;
+	assert_true(p != MAP_FAILED);
+	memset(p, 9, 5 * PAGE);
+	assert_int_equal(munmap(p + 3 * PAGE, PAGE), 0);
+	const unsigned char *r[] = { p + 100, p + 2 * PAGE - 100, p + 2 * PAGE + 50,
+				     p + 4 * PAGE + 100 };
+	ps_mem_init(&m, getpid());
+	assert_false(snapshot_served(&m, r, 4));
+	uint64_t bytes = m.bytes, errors = m.errors;
+	assert_true(snapshot_served(&m, r, 4));
+	/* from the first range to the end of the third (with its slack of
+	 * 512), then the last with its slack: two spans */
+	assert_int_equal(m.bytes - bytes, (2 * PAGE + 50 + 16 + 512 - 100) + (16 + 512));
+	assert_int_equal(m.errors, errors);
+	munmap(p, 3 * PAGE);
+	munmap(p + 4 * PAGE, PAGE);
+	ps_mem_release(&m);
+}
+
 /* The prefetch copies in the order of first reads: a range read first
  * but lying higher is still copied (and served) when a lower one, read
  * after it, has been unmapped since. */
@@ -657,6 +732,8 @@ int main(void)
 		cmocka_unit_test(test_prefetch_of_a_page_unmapped_since_serves_the_rest),
 		cmocka_unit_test(test_prefetch_serves_close_ranges_either_side_of_a_page_boundary),
 		cmocka_unit_test(test_prefetch_copies_in_first_read_order),
+		cmocka_unit_test(test_prefetch_keeps_ranges_of_recent_snapshots),
+		cmocka_unit_test(test_prefetch_merges_ranges_in_neighbouring_pages_only),
 		cmocka_unit_test(test_cstr_ending_at_end_of_mapped_page),
 		cmocka_unit_test(test_cstr_spanning_two_pages),
 		cmocka_unit_test(test_cstr_longer_than_cap_is_truncated),
