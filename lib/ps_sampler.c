@@ -448,15 +448,6 @@ static void set_drop(struct procset *ps, size_t i, struct ps_sample_sink *sink, 
 	ps->m[i] = ps->m[--ps->n];
 }
 
-/* Whether pid is gone, dead or on its way out (a process that cannot be
- * stopped any more, or whose interpreter is being torn down under us). */
-static int dying(pid_t pid)
-{
-	struct ps_pstat ps;
-	return ps_pstat_read(pid, &ps) != PS_OK || ps.state == 'Z' || ps.state == 'X' ||
-	       ps.exiting;
-}
-
 /* The member read the same program as when we found (or opened) it: 1 yes,
  * 0 it exec'd something else, -1 it is gone (or its pid is another's). */
 static int member_check(const struct member *m)
@@ -580,29 +571,47 @@ struct loop {
 	uint64_t gone_checked;  /* when root_gone was last asked by tick */
 };
 
-/* Whether the target is gone: for a target we did not launch, one pread of
- * its stat file, kept open (no open, kill and close every tick). The open
- * file is bound to the process, not the number: once it is reaped the read
- * fails, even if the pid is reused. */
+/* The target's stat, from its stat file kept open: no open, read and
+ * close at every tick, nor at every torn sample (count_errors asks whether
+ * it is dying). The open file is bound to the process, not the number:
+ * once it is reaped the read fails, even if the pid is reused. */
+static int root_stat(struct loop *l, struct ps_pstat *ps)
+{
+	if (l->statfd < 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)l->set.m[0].pid);
+		l->statfd = open(path, O_RDONLY | O_CLOEXEC);
+		if (l->statfd < 0)
+			return PS_ENOPROC;
+	}
+	char buf[1024];
+	ssize_t n = pread(l->statfd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return PS_ENOPROC;
+	buf[n] = '\0';
+	return ps_pstat_parse(buf, ps);
+}
+
+/* Whether the target is gone (a target we launched is reaped here). */
 static int root_gone(struct loop *l)
 {
 	pid_t pid = l->set.m[0].pid;
+	struct ps_pstat ps;
 	if (l->child)
 		return target_gone(pid, 1, l->st);
-	if (l->statfd < 0) {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-		l->statfd = open(path, O_RDONLY | O_CLOEXEC);
-		if (l->statfd < 0)
-			return target_gone(pid, 0, l->st);
-	}
-	char buf[512];
-	ssize_t n = pread(l->statfd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	char state = ps_stat_state(buf);
-	return state == 'Z' || state == 'X' || state == '?';
+	int rc = root_stat(l, &ps);
+	if (rc && l->statfd < 0)
+		return target_gone(pid, 0, l->st);
+	return rc || ps.state == 'Z' || ps.state == 'X';
+}
+
+/* Whether the target is gone, dead or on its way out (a process that
+ * cannot be stopped any more, or whose interpreter is being torn down under
+ * us): its reads fail then, and that is no error. */
+static int root_dying(struct loop *l)
+{
+	struct ps_pstat ps;
+	return root_stat(l, &ps) != PS_OK || ps.state == 'Z' || ps.state == 'X' || ps.exiting;
 }
 
 /* The target is gone: say so, once. */
@@ -622,7 +631,7 @@ static int vanished(struct loop *l, size_t i, uint64_t now)
 	struct member *m = &l->set.m[i];
 	if (i == 0) {
 		if (!root_gone(l))
-			return dying(m->pid); /* its exit comes next tick */
+			return root_dying(l); /* its exit comes next tick */
 		root_exited(l, now);
 		return 1;
 	}
@@ -636,11 +645,13 @@ static int vanished(struct loop *l, size_t i, uint64_t now)
 
 /* Count n errors of member i. A descendant's are held for a second first:
  * reads fail while an interpreter is torn down at exit, and a process that
- * exits costs nothing; one still there a second later has them counted. */
-static void count_errors(struct loop *l, size_t i, uint64_t n, uint64_t now)
+ * exits costs nothing; one still there a second later has them counted.
+ * The target's are not counted when it is dying, which is asked only when
+ * reads failed: a stack torn by a frame freed under us is read whole. */
+static void count_errors(struct loop *l, size_t i, uint64_t n, int reads_failed, uint64_t now)
 {
 	struct member *m = &l->set.m[i];
-	if (i == 0 && !dying(m->pid)) {
+	if (i == 0 && !(reads_failed && root_dying(l))) {
 		l->st->errors += n;
 		m->pending_errors += n;
 	} else if (i > 0) {
@@ -666,7 +677,7 @@ static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 	struct member *m = &l->set.m[i];
 	struct ps_snapshot s;
 	struct ps_errmsg e = { 0 };
-	uint64_t reads = m->p->mem.reads, bytes = m->p->mem.bytes;
+	uint64_t reads = m->p->mem.reads, bytes = m->p->mem.bytes, failed = m->p->mem.errors;
 	/* a torn stack is read again (nonblocking) in time the sampler has to
 	 * spare: when a period is several snapshots long, not at the highest
 	 * rates, where the retries would take the place of samples */
@@ -682,14 +693,14 @@ static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 		l->st->retried += s.retries > 0;
 		l->st->retries += s.retries;
 		if (s.errors)
-			count_errors(l, i, s.errors, now);
+			count_errors(l, i, s.errors, m->p->mem.errors != failed, now);
 		/* stamped with the tick's deadline, not the instant the read
 		 * began: regular times compress to almost nothing, and lateness
 		 * is reported by LATE events */
 		l->rc = l->sink->sample(l->sink->ctx, m->p, t, &s);
 		ps_snapshot_release(&s);
 	} else if (!vanished(l, i, now)) {
-		count_errors(l, i, 1, now);
+		count_errors(l, i, 1, 1, now);
 	}
 }
 
