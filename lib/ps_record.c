@@ -138,6 +138,27 @@ static void memo_free(struct ps_record *r)
 	r->memo = NULL;
 }
 
+/* The stack id of the "<truncated>" marker alone, interned once for each
+ * writer and segment (a torn stack is no rarity: fib before 3.11). */
+static int truncated_root(struct ps_record *r, uint32_t *id)
+{
+	if (r->trunc.w == r->w && r->trunc.epoch == ps_sw_epoch(r->w)) {
+		*id = r->trunc.stack;
+		return PS_OK;
+	}
+	struct ps_stream_frame mark = { .function = "<truncated>", .kind = PS_FRAME_MARKER };
+	uint32_t fid;
+	int rc = ps_sw_frame(r->w, &mark, &fid, &r->err);
+	if (rc == PS_OK)
+		rc = ps_sw_stack(r->w, 0, fid, id, &r->err);
+	if (rc == PS_OK) {
+		r->trunc.w = r->w;
+		r->trunc.epoch = ps_sw_epoch(r->w);
+		r->trunc.stack = *id;
+	}
+	return rc;
+}
+
 /* A thread's stack as a stream stack id: frames interned root first, from
  * where it parts from the thread's last stack (memo). A stack we could not
  * read to its root (an error, or deeper than we walk) hangs under a
@@ -148,11 +169,7 @@ static int stack_id(struct ps_record *r, uint32_t pid, const struct ps_thread *t
 	size_t n = t->nframes, d = 0;
 	struct ps_record_memo *m = NULL;
 	if (t->flags & PS_THREAD_TRUNCATED) {
-		struct ps_stream_frame mark = { .function = "<truncated>", .kind = PS_FRAME_MARKER };
-		uint32_t fid;
-		int rc = ps_sw_frame(r->w, &mark, &fid, &r->err);
-		if (rc == PS_OK)
-			rc = ps_sw_stack(r->w, 0, fid, &parent, &r->err);
+		int rc = truncated_root(r, &parent);
 		if (rc)
 			return rc;
 		if (n > PS_STREAM_MAX_DEPTH - 1)

@@ -35,6 +35,10 @@ struct ps_record {
 	int write_error;        /* first error of the writer */
 	struct ps_errmsg err;
 	struct ps_record_memo **memo; /* threads' last stacks (ps_record.c) */
+	struct {                /* the "<truncated>" marker's stack id */
+		const struct ps_sw *w;
+		uint32_t epoch, stack;
+	} trunc;
 };
 
 /* A sink writing to fd (not closed). */
