@@ -395,6 +395,11 @@ void ps_pause_begin(pid_t pid, struct ps_pause *pz)
 	sigaddset(&block, SIGPIPE);
 	sigaddset(&block, SIGALRM);
 	sigaddset(&block, SIGCHLD); /* waited for with sigtimedwait */
+	/* a stop (Ctrl-Z, a shell's job control) waits for the resume too:
+	 * stopped with the target paused, we would hold it stopped as long */
+	sigaddset(&block, SIGTSTP);
+	sigaddset(&block, SIGTTIN);
+	sigaddset(&block, SIGTTOU);
 	sigprocmask(SIG_BLOCK, &block, &pz->saved_mask);
 	pz->active = 1;
 }

@@ -8,6 +8,9 @@
   moments, often while the target is paused: the target always runs on,
   no thread left stopped; also with --native (threads stopped to be
   unwound), and against a 100-thread target sampled one thread at a time;
+- stop signals: SIGTSTP, SIGTTIN and SIGTTOU to pyspy-sample while it
+  samples in blocking mode as fast as it can: it stops only after resuming
+  the target, which is never left stopped with it;
 - many threads: a 1,000-thread target sampled in blocking mode (one thread
   stopped at a time); how long a sample stalls it is measured by the
   target itself (late 1 ms wake-ups), printed as a NOTE and bounded at
@@ -188,6 +191,57 @@ def test_kill_storm(python, kills=15, native=False, target=None):
     finally:
         t.close()
     return p
+
+
+def test_stop_signals(python, stops=24):
+    """SIGTSTP, SIGTTIN and SIGTTOU (Ctrl-Z, job control) sent to
+    pyspy-sample sampling as fast as it can in blocking mode, so paused
+    most of the time: it stops only once the target is resumed, never
+    holding it stopped; continued (SIGCONT) it samples on and ends cleanly.
+    The sampler has a process group of its own, with us in another one of
+    the session: stop signals to an orphaned group are discarded."""
+    p = []
+    t = hot_target(python)
+    s = spawn([BIN['pyspy-sample'], '-q', '-r', '1000000', '--pid', str(t.pid), '-o',
+               os.devnull], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+              process_group=0)
+    sigs = (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+    try:
+        time.sleep(0.3)
+        for i in range(stops):
+            sig = sigs[i % len(sigs)]
+            os.kill(s.pid, sig)
+            deadline = time.time() + 5
+            while common.stat_fields('/proc/%d/stat' % s.pid)[0] != 'T':
+                if time.time() > deadline:
+                    return p + ['pyspy-sample did not stop on %s' % sig.name]
+                time.sleep(0.001)
+            st = t.stopped_tasks()
+            if st:
+                p.append('target threads stopped while pyspy-sample is, after %s (%d of %d): %s'
+                         % (sig.name, i + 1, stops, st))
+                break
+            os.kill(s.pid, signal.SIGCONT)
+            time.sleep(rnd_pause(i))
+        os.kill(s.pid, signal.SIGCONT) # a stopped process keeps SIGINT pending
+        s.send_signal(signal.SIGINT)
+        try:
+            _, err = s.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            return p + ['pyspy-sample still running 10 s after SIGINT']
+        if s.returncode != 0:
+            p.append('pyspy-sample exited %s after the stops: %s' % (s.returncode, short(err)))
+        p += t.running_on('after the stops')
+    finally:
+        reap(s)
+        t.close()
+    return p
+
+
+def rnd_pause(i):
+    """Between two stops: 5 to 50 ms, varied so that stops fall anywhere in
+    the sampler's loop."""
+    return 0.005 + (i * 7919 % 10) * 0.005
 
 
 def fresh_files(what):
@@ -712,6 +766,13 @@ def test_shared(found, interpreters, tally, notes):
         else:
             common.not_found(name)
             tally('hostile kill-storm %s --native' % name, None)
+    for name in ('2.7', '3.12'):
+        if name in found:
+            tally('hostile stop-signals %s (blocking, highest rate)' % name,
+                  test_stop_signals(found[name]))
+        else:
+            common.not_found(name)
+            tally('hostile stop-signals %s' % name, None)
     for name in ('2.7', '3.12'):
         if name in found:
             tally('hostile kill-storm %s (100 threads, one at a time)' % name,
