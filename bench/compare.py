@@ -3,8 +3,9 @@
 
     bench/compare.py --bin build/bin [--peers ../shared/peers] [--runs 5]
                      [--seconds 3] [--versions 2.7,3.10,3.12,3.13]
-                     [--only rate,slowdown,bytes,rss] [--rss-minutes 1]
-                     [--samplers pyspy,austin,...] [--rates 100,1000] [--work 1]
+                     [--only rate,reads,slowdown,steady,bytes,rss]
+                     [--rss-minutes 1] [--samplers pyspy,austin,...]
+                     [--rates 100,1000] [--work 1] [--pairs 100]
                      [--out bench/out/compare.md]
 
 Prints one markdown table per measurement and writes them all to --out, each
@@ -24,6 +25,13 @@ Measurements:
             1,000 Hz (--rates), each run paired with an unprofiled run just
             before it; for pyspy also the share of time the target was
             paused (median pause from --stats, times the rate)
+  steady    the slowdown within one run, for figures under the run-to-run
+            noise of slowdown (a few per cent here): the paced workload
+            (bench/workloads/paced.py) on core 0, each sampler attached on
+            core 1 and stopped and continued (SIGTSTP, SIGCONT) every 0.1 s,
+            --pairs times; the median over the pairs of the workload's
+            progress while the sampler was stopped over its progress while
+            it ran just after, minus 1, and a control that toggles nothing
   bytes     stream bytes per sample, marginal (the size of a 2T recording
             minus that of a T one, over the difference in samples), at
             100 Hz and at the highest rate, deep, flat and 50 threads
@@ -32,6 +40,7 @@ Measurements:
             the issue asks for)
 """
 import argparse
+import bisect
 import os
 import platform
 import re
@@ -528,6 +537,142 @@ def measure_slowdown(args, tl, versions, report):
                   'slowdown', 'paused', 'command'], rows)
 
 
+# Steady-state slowdown: one paced workload (bench/workloads/paced.py) runs
+# while a sampler attached to it is stopped and continued (SIGTSTP, SIGCONT)
+# every STEADY_WINDOW seconds; the workload's progress rate in each window
+# the sampler ran is set against that of the window just before, when it
+# was stopped. Between two separate runs of a workload the time differs by
+# a few per cent here (memory layout, the host), which hid a slowdown under
+# 1 %; two neighbouring tenths of a second of one run differ by about
+# 0.8 % (interquartile), and the median of a hundred such pairs moves by
+# about 0.2 %. "none" toggles nothing: it shows what the method reads when
+# there is nothing to read.
+STEADY_WINDOW = 0.1
+# blocking py-spy may be stopped while it holds the target stopped (it does
+# not block SIGTSTP): the target would stop with it, which is not its cost
+STEADY_UNSAFE = ('py-spy',)
+
+
+def process_state(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rpartition(')')[2].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def toggle(p, pairs):
+    """Alternate p (a started sampler, None for the control) between
+    stopped and running, STEADY_WINDOW seconds each; the [(off, on)]
+    windows, each a (start, end) of time.time()."""
+    out = []
+    for _ in range(pairs):
+        if p:
+            p.send_signal(signal.SIGTSTP)
+            deadline = time.time() + 1
+            while process_state(p.pid) not in ('T', None) and time.time() < deadline:
+                time.sleep(0.0005)
+        a = time.time()
+        time.sleep(STEADY_WINDOW)
+        b = time.time()
+        if p:
+            p.send_signal(signal.SIGCONT)
+        c = time.time()
+        time.sleep(STEADY_WINDOW)
+        out.append(((a, b), (c, time.time())))
+    return out
+
+
+def slowdowns(ends, windows):
+    """For each (off, on) pair of windows, the workload's progress rate
+    while the sampler was stopped over that while it ran, minus 1 (the time
+    a unit of work takes profiled over unprofiled, minus 1), from the
+    workload's sorted unit end times."""
+    def rate(w):
+        a, b = w
+        return (bisect.bisect(ends, b) - bisect.bisect(ends, a)) / (b - a)
+    return [rate(off) / rate(on) - 1 for off, on in windows if rate(on) > 0]
+
+
+def steady_rows(args, tl, version, wl, python):
+    """One paced workload, each sampler toggled against it in turn."""
+    fd, units = tempfile.mkstemp(prefix='bench-units-')
+    os.close(fd)
+    w = subprocess.Popen(['taskset', '-c', '0', python, os.path.join(HERE, 'workloads', 'paced.py'),
+                          wl, units], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs = [('none', None, None)]
+    for t in tl:
+        if t.name in args.samplers and t.reads(version) and t.name not in STEADY_UNSAFE:
+            runs += [(t.name, t, rate) for rate in args.rates]
+    windows, cmds = {}, {}
+    try:
+        time.sleep(1.5)  # past start-up
+        for name, t, rate in runs:
+            p, out = None, tempfile.mktemp(prefix='bench-')
+            if t:
+                argv = t.attach(w.pid, rate, 3600, out)
+                cmds[(name, rate)] = argv
+                p = subprocess.Popen(['taskset', '-c', '1'] + argv, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=False)
+                time.sleep(0.7)  # attached, past its first samples
+            windows[(name, rate)] = toggle(p, args.pairs)
+            if p:
+                p.send_signal(signal.SIGCONT)
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            if os.path.exists(out):
+                os.unlink(out)
+        w.send_signal(signal.SIGTERM)
+        w.wait(30)
+        with open(units) as f:
+            ends = [float(x) for x in f if x.strip()]
+    finally:
+        stop(w)
+        os.unlink(units)
+    rows = []
+    for name, _, rate in runs:
+        r = sorted(slowdowns(ends, windows[(name, rate)]))
+        q = (lambda k: r[min(len(r) - 1, k * len(r) // 4)] * 100) if r else (lambda k: None)
+        rows.append([version, wl, name, str(rate or '—'),
+                     fmt(median(r) * 100 if r else None, '{:+.2f} %'),
+                     '%s to %s' % (fmt(q(1), '{:+.2f} %'), fmt(q(3), '{:+.2f} %')), str(len(r)),
+                     '`%s`' % show_cmd(cmds[(name, rate)]) if (name, rate) in cmds else ''])
+    return rows
+
+
+def measure_steady(args, tl, versions, report):
+    rows = []
+    try:  # the workload has core 0; we keep to the sampler's
+        os.sched_setaffinity(0, {1})
+    except (AttributeError, OSError):
+        pass
+    for version in versions:
+        python = interpreter(version)
+        if not python:
+            continue
+        pick(tl, version)
+        for wl in ('deep', 'flat'):
+            rows += steady_rows(args, tl, version, wl, python)
+            log('steady %s %s done' % (version, wl))
+    try:
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    except (AttributeError, OSError):
+        pass
+    report.table('Steady-state slowdown within one run: the paced workload (bench/workloads/'
+                 'paced.py, on core 0) with the sampler (on core 1) running and stopped '
+                 '(SIGTSTP/SIGCONT) %g s each, %d times; slowdown: median over the pairs of the '
+                 'workload\'s progress while the sampler was stopped over that while it ran '
+                 'just after, minus 1, with the interquartile range; "none" toggles nothing. Blocking '
+                 'py-spy is left out: stopped while it holds the target stopped, it would stop '
+                 'the target too' % (STEADY_WINDOW, args.pairs),
+                 ['Python', 'workload', 'sampler', 'Hz', 'slowdown', 'interquartile', 'pairs',
+                  'command'], rows)
+
+
 def measure_bytes(args, tl, versions, report):
     rows = []
     ps = blocking_pyspy(tl)
@@ -635,13 +780,15 @@ def main():
     ap.add_argument('--runs', type=int, default=5)
     ap.add_argument('--seconds', type=float, default=3)
     ap.add_argument('--versions', default='2.7,3.10,3.12,3.13')
-    ap.add_argument('--only', default='rate,reads,slowdown,bytes,rss')
+    ap.add_argument('--only', default='rate,reads,slowdown,steady,bytes,rss')
     ap.add_argument('--rss-minutes', type=float, default=1)
     ap.add_argument('--samplers', default='pyspy,pyspy nonblocking,py-spy,py-spy nonblocking,austin',
                     help='slowdown: the samplers measured')
     ap.add_argument('--rates', default='100,1000', help='slowdown: the rates (Hz)')
     ap.add_argument('--work', type=float, default=1,
                     help='slowdown: the workloads\' fixed work, scaled (1: about 1 s on 3.12)')
+    ap.add_argument('--pairs', type=int, default=100,
+                    help='steady: the running and stopped windows of each sampler')
     ap.add_argument('--out', default=os.path.join(ROOT, 'bench', 'out', 'compare.md'))
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -658,7 +805,7 @@ def main():
     print(header)
     wanted = args.only.split(',')
     steps = [('rate', measure_rate), ('reads', measure_reads), ('slowdown', measure_slowdown),
-             ('bytes', measure_bytes), ('rss', measure_rss)]
+             ('steady', measure_steady), ('bytes', measure_bytes), ('rss', measure_rss)]
     for name, fn in steps:
         if name in wanted:
             fn(args, tl, versions, report)
