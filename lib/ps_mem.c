@@ -166,12 +166,13 @@ static void dedupe_and_keep(struct ps_mem_prefetch *pf)
 		pf->want[n++] = w;
 	}
 	pf->nwant = n;
+	pf->nkept = 0;
+	if (!n)
+		return;
 	if (n > pf->capkept) {
 		struct span *k = realloc(pf->kept, n * sizeof(*k));
-		if (!k) {
-			pf->nkept = 0;
+		if (!k)
 			return;
-		}
 		pf->kept = k;
 		pf->capkept = n;
 	}

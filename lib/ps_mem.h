@@ -31,14 +31,14 @@ void ps_mem_release(struct ps_mem *m);
 
 /* Prefetching, for reads that repeat from one snapshot to the next. Between
  * begin and end, every successful read is remembered (its range, rounded up
- * a little within its page); the next begin reads all the ranges remembered
- * last time with one call, and reads that fall inside them are then served
- * from that copy. The data is as fresh as a read made at begin: use it only
+ * a little within its page); the next begin reads with one call the ranges
+ * remembered in the last PS_MEM_PREFETCH_KEEP snapshots, and reads that
+ * fall inside them are then served from that copy. The data is as fresh as a read made at begin: use it only
  * while what is read can be taken to be one instant (a snapshot). A
  * prefetch that fails part-way only serves less; errors are not counted. */
 void ps_mem_prefetch_begin(struct ps_mem *m);
 /* A range is prefetched in this many snapshots after the last that read
- * it, not only the next: see PF_KEEP in ps_mem.c. */
+ * it, not only the next (see PF_KEEP in ps_mem.c). */
 #define PS_MEM_PREFETCH_KEEP 16
 void ps_mem_prefetch_end(struct ps_mem *m);
 
