@@ -216,22 +216,22 @@ static pid_t gil_tid(const struct ps_snapshot *s)
  * stop of this snapshot lasted. */
 struct each_stop {
 	struct ps_pause *pz;
-	uint64_t since, longest;
+	uint64_t longest;
 };
 
 static int each_stop(void *ctx, pid_t tid)
 {
 	struct each_stop *es = ctx;
-	es->since = ps_now_ns();
 	return ps_pause_thread(es->pz, tid, 100);
 }
 
 static void each_go(void *ctx, pid_t tid)
 {
 	struct each_stop *es = ctx;
+	uint64_t since = es->pz->since;
 	(void)tid;
 	ps_release_threads(es->pz);
-	uint64_t ns = ps_now_ns() - es->since;
+	uint64_t ns = since ? ps_now_ns() - since : 0;
 	if (ns > es->longest)
 		es->longest = ns;
 }
@@ -283,7 +283,7 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 		    struct ps_names *nm, struct ps_task_watch *tw, struct ps_pause *pz,
 		    uint64_t now, int spare, struct ps_sampler_stats *st, struct ps_errmsg *e)
 {
-	uint64_t listings = tw->listings, paused_at = 0;
+	uint64_t listings = tw->listings;
 	unsigned flags = o->native ? PS_SNAP_NATIVE : 0;
 	int listed = 0, each = 0, rc;
 	if (o->nonblocking) {
@@ -295,7 +295,6 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 	st->listings += tw->listings - listings;
 	if (rc == PS_OK && !o->nonblocking) {
 		each = each_thread(p, tw, now);
-		paused_at = ps_now_ns();
 		if (!each)
 			rc = ps_pause(p->pid, pz, 500, e);
 	}
@@ -323,9 +322,10 @@ static int snapshot(struct ps_proc *p, const struct ps_sampler_opts *o, struct p
 				ps_names_fill(nm, s);
 			}
 		}
+		uint64_t since = pz->since; /* the first thread stopped */
 		ps_resume(pz);
-		if (paused_at && !each)
-			count_pause(st, ps_now_ns() - paused_at);
+		if (since && !each)
+			count_pause(st, ps_now_ns() - since);
 	}
 	return rc;
 }

@@ -234,12 +234,19 @@ static long now_ms(void)
 	return (long)(ps_now_ns() / 1000000u);
 }
 
+/* A thread running on another core reports its stop within microseconds
+ * of the interrupt: it is polled for that long before we sleep, since a
+ * sleeping sampler wakes slowly (its core idle), and the target waits
+ * stopped meanwhile. 3.10 deep, 1 kHz: 94-102 -> 78-86 us a pause. */
+#define STOP_SPIN_NS 50000
+
 /* Wait for a seized, interrupted thread to report its stop. WNOHANG with a
  * deadline: a thread stuck in the kernel must not hang us. If what stopped
  * it was a signal on its way to the thread, *sig is that signal: it must be
  * passed back on detach or the target would lose it. */
 static int wait_stopped(pid_t leader, int our_child, pid_t tid, long deadline, int *sig)
 {
+	uint64_t spin_until = ps_now_ns() + STOP_SPIN_NS;
 	for (;;) {
 		/* peek first: the exit of the process's main thread must stay
 		 * for its parent to collect (in launch mode, that is us, and
@@ -266,6 +273,8 @@ static int wait_stopped(pid_t leader, int our_child, pid_t tid, long deadline, i
 		}
 		if (r < 0 && errno != EINTR)
 			return errno == ECHILD ? PS_EGONE : PS_EIO;
+		if (ps_now_ns() < spin_until)
+			continue;
 		long left = deadline - now_ms();
 		if (left <= 0)
 			return PS_EIO;
@@ -337,6 +346,8 @@ static int seize_one(struct ps_pause *pz, pid_t tid)
 		ptrace(PTRACE_DETACH, tid, NULL, NULL);
 		return rc;
 	}
+	if (!pz->since)
+		pz->since = ps_now_ns();
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) != 0)
 		return errno == ESRCH ? PS_EGONE : ps_err_from_errno(errno);
 	return PS_OK;
@@ -387,6 +398,7 @@ void ps_pause_begin(pid_t pid, struct ps_pause *pz)
 	}
 	pz->pid = pid;
 	pz->n = 0;
+	pz->since = 0;
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
@@ -463,6 +475,7 @@ int ps_release_threads(struct ps_pause *pz)
 	for (size_t i = 0; pz->active && i < pz->n; i++)
 		stuck += release_one(pz, i);
 	pz->n = 0;
+	pz->since = 0;
 	return stuck;
 }
 

@@ -78,6 +78,10 @@ struct ps_pause {
 	int our_child;  /* the process is our child: its exit is ours to collect */
 	int parent_known; /* our_child is set for pid (a ps_pause kept between
 			     pauses of one process skips the look-up) */
+	uint64_t since; /* ps_now_ns() when the first thread stopped since
+			   ps_pause_begin or a release was interrupted; 0:
+			   none yet (what a pause cost the target starts here,
+			   not with the listing and seizing before it) */
 };
 
 /* Stop every thread of pid (PTRACE_SEIZE + PTRACE_INTERRUPT), including

@@ -24,6 +24,7 @@
 
 #include "ps_error.h"
 #include "ps_tasks.h"
+#include "ps_time.h"
 
 #define NSPIN 4  /* the child's main thread and three more */
 #define NCHURN 3 /* threads that start threads, in the churning child */
@@ -647,7 +648,10 @@ static void test_pause_stops_every_thread_and_resume_restarts_them(void **state)
 	snapshot(f, before);
 	assert_true(all_advance(f, before, 2000));
 
+	uint64_t t0 = ps_now_ns();
 	assert_int_equal(ps_pause(f->child, &f->pz, 2000, &e), PS_OK);
+	/* the pause is timed from the first interrupt, after the listing */
+	assert_true(f->pz.since > t0 && f->pz.since <= ps_now_ns());
 	assert_int_equal(f->pz.active, 1);
 	assert_int_equal(f->pz.pid, f->child);
 	assert_int_equal(f->pz.n, NSPIN);
@@ -661,6 +665,7 @@ static void test_pause_stops_every_thread_and_resume_restarts_them(void **state)
 	ps_resume(&f->pz);
 	assert_int_equal(f->pz.active, 0);
 	assert_int_equal(f->pz.n, 0);
+	assert_true(f->pz.since == 0);
 	assert_null(f->pz.tid);
 	assert_true(all_advance(f, c2, 2000));
 	assert_true(none_traced_within(f->child, 2000));
@@ -697,8 +702,10 @@ static void test_pause_thread_stops_only_that_thread(void **state)
 		}
 		assert_int_equal(moved, NSPIN - 1);
 		assert_true(c2[k] == c1[k]); /* while this one stays stopped */
+		assert_true(f->pz.since > 0); /* when this thread was interrupted */
 		assert_int_equal(ps_release_threads(&f->pz), 0);
 		assert_int_equal(f->pz.n, 0);
+		assert_true(f->pz.since == 0);
 		assert_true(all_advance(f, c2, 2000));
 	}
 	sigprocmask(SIG_BLOCK, NULL, &during);
