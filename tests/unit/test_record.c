@@ -247,11 +247,80 @@ static void test_memo_of_last_stacks_gives_the_stacks_sampled(void **state)
 	close(fd);
 }
 
+/* Torn stacks hang under a "<truncated>" marker whose stack id the writer
+ * interns once per segment: each reads back under it, across the segments
+ * that new names (a string, a frame and a stack each) make the writer
+ * start. */
+static void test_truncated_stacks_read_back_across_segments(void **state)
+{
+	(void)state;
+	enum { N = 50000 };
+	static char names[N][12];
+	struct ps_code code;
+	struct ps_frame frame;
+	struct ps_thread th;
+	struct ps_snapshot snap = { .threads = &th, .n = 1 };
+	struct ps_proc p = fake_proc();
+	struct ps_record r;
+	struct ps_record_opts o = { .rate_hz = 1000, .sampler = "test_record" };
+	struct ps_sampler_stats st = { 0 };
+	struct ps_errmsg e = { 0 };
+	int fd = memfd_create("test_record", 0);
+	assert_true(fd >= 0);
+	ps_record_init(&r, fd, &o);
+	struct ps_sample_sink sink = ps_record_sink(&r);
+	assert_int_equal(sink.start(sink.ctx, &p, T0), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%d", i);
+		memset(&code, 0, sizeof(code));
+		code.name = names[i];
+		code.file = "app.py";
+		code.serial = 1 + (uint64_t)i;
+		frame = (struct ps_frame){ .code = &code, .line = 7 };
+		memset(&th, 0, sizeof(th));
+		th.tid = 100;
+		th.frames = &frame;
+		th.nframes = 1;
+		th.flags = i % 2 ? PS_THREAD_TRUNCATED : 0;
+		assert_int_equal(sink.sample(sink.ctx, &p, T0 + (uint64_t)i * MS, &snap), 0);
+	}
+	assert_int_equal(ps_record_finish(&r, &st, &e), 0);
+
+	struct ps_sr *rd;
+	struct ps_sr_record rec;
+	struct ps_sr_stats rs;
+	char want[16];
+	int rc, i = 0;
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(ps_sr_open_fd(fd, &rd, NULL), 0);
+	while ((rc = ps_sr_next(rd, &rec, NULL)) == PS_OK) {
+		if (rec.type != PS_REC_SAMPLE)
+			continue;
+		assert_in_range(i, 0, N - 1);
+		uint32_t d = rec.sample.depth;
+		snprintf(want, sizeof(want), "f%d", i);
+		assert_int_equal(d, i % 2 ? 2 : 1);
+		if (i % 2) {
+			assert_string_equal(rec.sample.frames[0]->function, "<truncated>");
+			assert_int_equal(rec.sample.frames[0]->kind, PS_FRAME_MARKER);
+		}
+		assert_string_equal(rec.sample.frames[d - 1]->function, want);
+		i++;
+	}
+	assert_int_equal(rc, PS_STREAM_EOF);
+	assert_int_equal(i, N);
+	ps_sr_stats(rd, &rs);
+	assert_true(rs.segments >= 1); /* 50,000 names: past 65,536 entries */
+	ps_sr_free(rd);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_late_events_summed_once_a_second),
 		cmocka_unit_test(test_memo_of_last_stacks_gives_the_stacks_sampled),
+		cmocka_unit_test(test_truncated_stacks_read_back_across_segments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
