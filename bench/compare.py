@@ -34,7 +34,8 @@ Measurements:
             it ran just after, minus 1, and a control that toggles nothing
   bytes     stream bytes per sample, marginal (the size of a 2T recording
             minus that of a T one, over the difference in samples), at
-            100 Hz and at the highest rate, deep, flat and 50 threads
+            100 Hz and at the highest rate, deep, steady deep (45 frames
+            that stay put: workloads/steady.py), flat and 50 threads
   rss       the sampler's resident memory at 1 kHz on the churning workload,
             after warm-up and at the end (--rss-minutes; 30 for the figure
             the issue asks for)
@@ -57,7 +58,7 @@ ROOT = os.path.dirname(HERE)
 SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
 PYENV = '/root/.pyenv/versions'
 # iterations that keep each workload busy much longer than any measurement
-FOREVER = {'deep': ['1000000'], 'flat': ['4000000000']}
+FOREVER = {'deep': ['1000000'], 'flat': ['4000000000'], 'steady deep': []}
 # Hz asked of every sampler when measuring its top speed: above what any
 # sustains (pyspy reaches ~130 kHz on a flat stack with a core to itself), so
 # that none sleeps between samples, as austin -i 0 does not
@@ -98,7 +99,8 @@ def workload_path(name):
     shared = {'deep': 'recursive.py', 'flat': 'loop.py'}
     if name in shared:
         return os.path.join(SHARED, 'bench', 'workloads', shared[name])
-    return os.path.join(HERE, 'workloads', {'threads': 'threads.py', 'churn': 'churn.py'}[name])
+    return os.path.join(HERE, 'workloads', {'threads': 'threads.py', 'churn': 'churn.py',
+                                            'steady deep': 'steady.py'}[name])
 
 
 def workload_argv(python, name, seconds=None):
@@ -570,7 +572,9 @@ def toggle(p, pairs):
         if p:
             p.send_signal(signal.SIGTSTP)
             deadline = time.time() + 1
-            while process_state(p.pid) not in ('T', None) and time.time() < deadline:
+            while process_state(p.pid) not in ('T', None):
+                if time.time() > deadline:
+                    raise RuntimeError('%s does not stop on SIGTSTP' % p.args)
                 time.sleep(0.0005)
         a = time.time()
         time.sleep(STEADY_WINDOW)
@@ -612,18 +616,22 @@ def steady_rows(args, tl, version, wl, python):
             if t:
                 argv = t.attach(w.pid, rate, 3600, out)
                 cmds[(name, rate)] = argv
+                # a process group of its own, we in another of the session:
+                # stop signals sent to an orphaned group are discarded
                 p = subprocess.Popen(['taskset', '-c', '1'] + argv, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=False)
+                                     stderr=subprocess.DEVNULL, preexec_fn=os.setpgrp)
                 time.sleep(0.7)  # attached, past its first samples
-            windows[(name, rate)] = toggle(p, args.pairs)
-            if p:
-                p.send_signal(signal.SIGCONT)
-                p.send_signal(signal.SIGINT)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            try:
+                windows[(name, rate)] = toggle(p, args.pairs)
+            finally:
+                if p:
+                    p.send_signal(signal.SIGCONT)
+                    p.send_signal(signal.SIGINT)
+                    try:
+                        p.wait(10)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
             if os.path.exists(out):
                 os.unlink(out)
         w.send_signal(signal.SIGTERM)
@@ -677,7 +685,7 @@ def measure_bytes(args, tl, versions, report):
     rows = []
     ps = blocking_pyspy(tl)
     t1 = args.seconds
-    for version, wl, w in running_workloads(versions, ('deep', 'flat', 'threads')):
+    for version, wl, w in running_workloads(versions, ('deep', 'steady deep', 'flat', 'threads')):
         for rate in (100, MAX_RATE):
             short = attach_once(ps, w.pid, rate, t1)
             long_ = attach_once(ps, w.pid, rate, 2 * t1)
