@@ -505,31 +505,38 @@ def slowdown_runs(args, argv, samplers, version):
     return prof, cmds
 
 
-def measure_slowdown(args, tl, versions, report):
-    rows = []
-    samplers = [t for t in tl if t.name in args.samplers]
-    # a fixed amount of work, about 1 s on 3.12 here (times --work)
-    work = {'deep': 1200, 'flat': 13000000}
+def versions_and_workloads(tl, versions):
+    """(version, its interpreter, workload) for each version found, deep
+    then flat; the peers are picked for the version first."""
     for version in versions:
         python = interpreter(version)
         if not python:
             continue
         pick(tl, version)
         for wl in ('deep', 'flat'):
-            argv = [python, workload_path(wl), str(int(work[wl] * args.work))]
-            prof, cmds = slowdown_runs(args, argv, samplers, version)
-            for (name, rate), runs in sorted(prof.items()):
-                ok = [(x, y, z) for x, y, z in runs if x and y]
-                # each profiled run against the unprofiled run just before
-                # it: a machine that slows down for a while cancels out
-                ratios = [x / y for x, y, _ in ok]
-                shares = [z for _, _, z in ok if z is not None]
-                rows.append([version, wl, name, str(rate),
-                             fmt(median([y for _, y, _ in ok]) if ok else None, '{:.3f}'),
-                             fmt(median([x for x, _, _ in ok]) if ok else None, '{:.3f}'),
-                             fmt((median(ratios) - 1) * 100 if ratios else None, '{:+.2f} %'),
-                             fmt(median(shares) * 100 if shares else None, '{:.2f} %'),
-                             '`%s`' % show_cmd(cmds[(name, rate)])])
+            yield version, python, wl
+
+
+def measure_slowdown(args, tl, versions, report):
+    rows = []
+    samplers = [t for t in tl if t.name in args.samplers]
+    # a fixed amount of work, about 1 s on 3.12 here (times --work)
+    work = {'deep': 1200, 'flat': 13000000}
+    for version, python, wl in versions_and_workloads(tl, versions):
+        argv = [python, workload_path(wl), str(int(work[wl] * args.work))]
+        prof, cmds = slowdown_runs(args, argv, samplers, version)
+        for (name, rate), runs in sorted(prof.items()):
+            ok = [(x, y, z) for x, y, z in runs if x and y]
+            # each profiled run against the unprofiled run just before
+            # it: a machine that slows down for a while cancels out
+            ratios = [x / y for x, y, _ in ok]
+            shares = [z for _, _, z in ok if z is not None]
+            rows.append([version, wl, name, str(rate),
+                         fmt(median([y for _, y, _ in ok]) if ok else None, '{:.3f}'),
+                         fmt(median([x for x, _, _ in ok]) if ok else None, '{:.3f}'),
+                         fmt((median(ratios) - 1) * 100 if ratios else None, '{:+.2f} %'),
+                         fmt(median(shares) * 100 if shares else None, '{:.2f} %'),
+                         '`%s`' % show_cmd(cmds[(name, rate)])])
     report.table('Target slowdown: the workload\'s own elapsed time, profiled vs unprofiled '
                  '(launch mode; slowdown: median over %d rounds of profiled / unprofiled, '
                  'each profiled run paired with an unprofiled one just before it; paused: '
@@ -658,14 +665,9 @@ def measure_steady(args, tl, versions, report):
         os.sched_setaffinity(0, {1})
     except (AttributeError, OSError):
         pass
-    for version in versions:
-        python = interpreter(version)
-        if not python:
-            continue
-        pick(tl, version)
-        for wl in ('deep', 'flat'):
-            rows += steady_rows(args, tl, version, wl, python)
-            log('steady %s %s done' % (version, wl))
+    for version, python, wl in versions_and_workloads(tl, versions):
+        rows += steady_rows(args, tl, version, wl, python)
+        log('steady %s %s done' % (version, wl))
     try:
         os.sched_setaffinity(0, range(os.cpu_count() or 1))
     except (AttributeError, OSError):

@@ -441,6 +441,16 @@ static void test_prefetch_serves_close_ranges_either_side_of_a_page_boundary(voi
 	ps_mem_release(&m);
 }
 
+/* n fresh pages, every byte fill. */
+static unsigned char *map_pages(size_t n, int fill)
+{
+	unsigned char *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	memset(p, fill, n * PAGE);
+	return p;
+}
+
 /* One snapshot reading 16 bytes at each of addrs: 1 if all were served by
  * the prefetch (no call of their own). */
 static int snapshot_served(struct ps_mem *m, const unsigned char *const *addrs, size_t n)
@@ -462,11 +472,8 @@ static int snapshot_served(struct ps_mem *m, const unsigned char *const *addrs, 
 static void test_prefetch_keeps_ranges_of_recent_snapshots(void **state)
 {
 	struct ps_mem m;
-	unsigned char *p = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *p = map_pages(8, 7);
 	(void)state;
-	assert_true(p != MAP_FAILED);
-	memset(p, 7, 8 * PAGE);
 	const unsigned char *a[] = { p + 100 }, *ab[] = { p + 100, p + 5 * PAGE + 100 },
 			    *b[] = { p + 5 * PAGE + 100 }, *c[] = { p + 7 * PAGE + 100 };
 	ps_mem_init(&m, getpid());
@@ -495,11 +502,8 @@ static void test_prefetch_keeps_ranges_of_recent_snapshots(void **state)
 static void test_prefetch_merges_ranges_in_neighbouring_pages_only(void **state)
 {
 	struct ps_mem m;
-	unsigned char *p = mmap(NULL, 5 * PAGE, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *p = map_pages(5, 9);
 	(void)state;
-	assert_true(p != MAP_FAILED);
-	memset(p, 9, 5 * PAGE);
 	assert_int_equal(munmap(p + 3 * PAGE, PAGE), 0);
 	const unsigned char *r[] = { p + 100, p + 2 * PAGE - 100, p + 2 * PAGE + 50,
 				     p + 4 * PAGE + 100 };
