@@ -400,7 +400,7 @@ struct member {
 	struct ps_pause pz;        /* kept: it knows whether we are the parent */
 	uint64_t snap_ns;          /* a snapshot's duration, averaged (see sample_member) */
 	uint64_t pending_errors;   /* counted, not yet reported to the sink */
-	uint64_t held_errors;      /* not counted yet: see hold_errors */
+	uint64_t held_errors;      /* not counted yet: see count_errors */
 	uint64_t held_since;
 };
 
@@ -572,7 +572,7 @@ struct loop {
 };
 
 /* The target's stat, from its stat file kept open: no open, read and
- * close at every tick, nor at every torn sample (count_errors asks whether
+ * close at every tick, nor at every failed snapshot (vanished asks whether
  * it is dying). The open file is bound to the process, not the number:
  * once it is reaped the read fails, even if the pid is reused. */
 static int root_stat(struct loop *l, struct ps_pstat *ps)
@@ -619,6 +619,7 @@ static void root_exited(struct loop *l, uint64_t now)
 {
 	l->st->target_exited = 1;
 	l->set.root_alive = 0;
+	l->set.m[0].held_errors = 0; /* its end, not errors */
 	if (l->sink->event)
 		l->sink->event(l->sink->ctx, l->set.m[0].p, now, PS_EVENT_PROCESS_EXIT, 1,
 			       l->st->child_status);
@@ -643,22 +644,18 @@ static int vanished(struct loop *l, size_t i, uint64_t now)
 	return c != 1;
 }
 
-/* Count n errors of member i. A descendant's are held for a second first:
- * reads fail while an interpreter is torn down at exit, and a process that
- * exits costs nothing; one still there a second later has them counted.
- * The target's are not counted when it is dying, which is asked only when
- * reads failed: a stack torn by a frame freed under us is read whole. */
-static void count_errors(struct loop *l, size_t i, uint64_t n, int reads_failed, uint64_t now)
+/* Count n errors of member i, held for a second first: reads fail and
+ * frames are freed under us while an interpreter is torn down at exit, and
+ * a process that exits costs nothing (the target's held errors are dropped
+ * by root_exited); one still there a second later has them counted. No
+ * question to /proc for it: a stack torn by a frame freed under us (fib
+ * before 3.11, not pausing) happens at half the samples. */
+static void count_errors(struct loop *l, size_t i, uint64_t n, uint64_t now)
 {
 	struct member *m = &l->set.m[i];
-	if (i == 0 && !(reads_failed && root_dying(l))) {
-		l->st->errors += n;
-		m->pending_errors += n;
-	} else if (i > 0) {
-		if (!m->held_errors)
-			m->held_since = now;
-		m->held_errors += n;
-	}
+	if (!m->held_errors)
+		m->held_since = now;
+	m->held_errors += n;
 }
 
 /* Count the held errors of a member still there after HOLD_NS (or now). */
@@ -677,7 +674,7 @@ static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 	struct member *m = &l->set.m[i];
 	struct ps_snapshot s;
 	struct ps_errmsg e = { 0 };
-	uint64_t reads = m->p->mem.reads, bytes = m->p->mem.bytes, failed = m->p->mem.errors;
+	uint64_t reads = m->p->mem.reads, bytes = m->p->mem.bytes;
 	/* a torn stack is read again (nonblocking) in time the sampler has to
 	 * spare: when a period is several snapshots long, not at the highest
 	 * rates, where the retries would take the place of samples */
@@ -693,14 +690,14 @@ static void sample_member(struct loop *l, size_t i, uint64_t now, uint64_t t)
 		l->st->retried += s.retries > 0;
 		l->st->retries += s.retries;
 		if (s.errors)
-			count_errors(l, i, s.errors, m->p->mem.errors != failed, now);
+			count_errors(l, i, s.errors, now);
 		/* stamped with the tick's deadline, not the instant the read
 		 * began: regular times compress to almost nothing, and lateness
 		 * is reported by LATE events */
 		l->rc = l->sink->sample(l->sink->ctx, m->p, t, &s);
 		ps_snapshot_release(&s);
 	} else if (!vanished(l, i, now)) {
-		count_errors(l, i, 1, 1, now);
+		count_errors(l, i, 1, now);
 	}
 }
 
