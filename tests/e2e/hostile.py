@@ -751,49 +751,34 @@ def test_names(python, script, args):
 
 # ---------------------------------------------------------------------------
 
+def each_version(found, tally, names, label, test):
+    """tally(label % name, test(python)) for each of names, skipped (and
+    said, loudly) where that interpreter was not found."""
+    for name in names:
+        if name in found:
+            tally(label % name, test(found[name]))
+        else:
+            common.not_found(name)
+            tally(label % name, None)
+
+
 def test_shared(found, interpreters, tally, notes):
     """Everything but the many-threads bound (see --part)."""
-    for name in STORM_VERSIONS:
-        if name not in found:
-            common.not_found(name)
-            tally('hostile kill-storm %s' % name, None)
-            continue
-        tally('hostile kill-storm %s' % name, test_kill_storm(found[name]))
-    for name in NATIVE_STORM_VERSIONS:
-        if name in found:
-            tally('hostile kill-storm %s --native' % name,
-                  test_kill_storm(found[name], kills=10, native=True))
-        else:
-            common.not_found(name)
-            tally('hostile kill-storm %s --native' % name, None)
-    for name in ('2.7', '3.12'):
-        if name in found:
-            tally('hostile stop-signals %s (blocking, highest rate)' % name,
-                  test_stop_signals(found[name]))
-        else:
-            common.not_found(name)
-            tally('hostile stop-signals %s' % name, None)
-    for name in ('2.7', '3.12'):
-        if name in found:
-            tally('hostile kill-storm %s (100 threads, one at a time)' % name,
-                  test_kill_storm_many(found[name]))
-        else:
-            tally('hostile kill-storm %s (100 threads)' % name, None)
+    each_version(found, tally, STORM_VERSIONS, 'hostile kill-storm %s', test_kill_storm)
+    each_version(found, tally, NATIVE_STORM_VERSIONS, 'hostile kill-storm %s --native',
+                 lambda py: test_kill_storm(py, kills=10, native=True))
+    each_version(found, tally, ('2.7', '3.12'),
+                 'hostile stop-signals %s (blocking, highest rate)', test_stop_signals)
+    each_version(found, tally, ('2.7', '3.12'),
+                 'hostile kill-storm %s (100 threads, one at a time)', test_kill_storm_many)
     main_py = found.get('3.12') or (interpreters[-1][1] if interpreters else None)
     if not main_py:
         common.not_found('any interpreter')
         return
-    for name in ('2.7', '3.10', '3.12'):
-        if name in found:
-            tally('hostile torn-frames %s (nonblocking)' % name,
-                  test_torn_frames(found[name]))
-        else:
-            tally('hostile torn-frames %s' % name, None)
-    if '3.10' in found:
-        tally('hostile uncalibrated-tids 3.10 (41 threads, blocking)',
-              test_uncalibrated(found['3.10']))
-    else:
-        tally('hostile uncalibrated-tids 3.10', None)
+    each_version(found, tally, ('2.7', '3.10', '3.12'), 'hostile torn-frames %s (nonblocking)',
+                 test_torn_frames)
+    each_version(found, tally, ('3.10',), 'hostile uncalibrated-tids %s (41 threads, blocking)',
+                 test_uncalibrated)
     for name in ('2.7', '3.12'):
         if name in found:
             p, note = test_churn_soak(found[name], name)
@@ -809,12 +794,8 @@ def test_shared(found, interpreters, tally, notes):
     tally('hostile full-disk', fd)
     tally('hostile bad-files', test_bad_files(main_py))
     tally('hostile bad-command-lines', test_bad_command_lines())
-    for name in ('2.7', '3.12'):
-        if name in found:
-            tally('hostile names %s (invalid UTF-8, controls, long)' % name,
-                  test_names(found[name], TARGET_BADNAMES, ['30']))
-        else:
-            tally('hostile names %s' % name, None)
+    each_version(found, tally, ('2.7', '3.12'), 'hostile names %s (invalid UTF-8, controls, long)',
+                 lambda py: test_names(py, TARGET_BADNAMES, ['30']))
     if '3.12' in found:
         tally('hostile names 3.12 (markup target)',
               test_names(found['3.12'], TARGET_HOSTILE, []))
