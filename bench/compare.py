@@ -53,6 +53,8 @@ import sys
 import tempfile
 import time
 
+from soak import rss_kb  # bench/soak.py, beside this file
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
@@ -703,16 +705,6 @@ def measure_bytes(args, tl, versions, report):
                   'whole file B/sample', 'command'], rows)
 
 
-def rss_kib(pid):
-    try:
-        with open('/proc/%d/status' % pid) as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-
-
 def measure_rss(args, tl, versions, report):
     version = '3.12' if interpreter('3.12') else versions[-1]
     python = interpreter(version)
@@ -727,7 +719,7 @@ def measure_rss(args, tl, versions, report):
     try:
         while s.poll() is None:
             time.sleep(min(10, max(1, seconds / 30)))
-            kib = rss_kib(s.pid)
+            kib = rss_kb(s.pid)
             if kib is not None:
                 points.append((time.time() - t0, kib))
     finally:
