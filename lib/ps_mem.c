@@ -202,7 +202,8 @@ static void order_by_rank(struct ps_mem_prefetch *pf)
 	}
 }
 
-/* Sort and merge the wanted ranges into have (bounded); the bytes they need. */
+/* Sort and merge the wanted ranges into have (bounded), keeping them as the
+ * kept ranges (dedupe_and_keep); the bytes they need. */
 static size_t plan(struct ps_mem_prefetch *pf)
 {
 	size_t total = 0, kept_spans = 0;
