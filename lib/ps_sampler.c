@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ps_names.h"
+#include "ps_pace.h"
 #include "ps_ptree.h"
 #include "ps_tasks.h"
 
@@ -343,34 +344,23 @@ static void status_line(const struct ps_sampler_stats *st, int final)
 	fflush(stderr);
 }
 
-/* Below this, a wait is not worth a sleep (see wait_deadline): a sleep
- * costs two context switches and a timer, and on a busy machine the wake-up
- * comes tens of microseconds late. */
-#define SLEEP_MIN_NS 50000ull
-
-/* Sleep until the next deadline; account for deadlines we missed. */
-static void wait_deadline(uint64_t *next, uint64_t period, struct ps_sampler_stats *st,
-			  struct ps_sample_sink *sink, struct ps_proc *p)
+/* The tick that began at start is over: count the asked deadlines it
+ * missed, and sleep until the next deadline (ps_pace.h). */
+static void pace_wait(struct ps_pace *pc, uint64_t start, struct ps_sampler_stats *st,
+		      struct ps_sample_sink *sink, struct ps_proc *p)
 {
-	uint64_t now = ps_now_ns();
-	*next += period;
-	if (now >= *next + period) {
-		uint64_t missed = (now - *next) / period;
+	uint64_t now = ps_now_ns(), late_ns;
+	uint64_t missed = ps_pace_done(pc, start, now, &late_ns);
+	if (missed) {
 		st->late += missed;
-		st->late_ns += now - *next;
+		st->late_ns += late_ns;
 		if (sink->event)
-			sink->event(sink->ctx, p, now, PS_EVENT_LATE, missed, (int64_t)(now - *next));
-		*next += missed * period;
+			sink->event(sink->ctx, p, now, PS_EVENT_LATE, missed, (int64_t)late_ns);
 	}
-	/* a deadline already passed, or so close that sleeping would cost
-	 * more than it waits (a syscall, a timer, a wake-up that comes late),
-	 * is sampled at once: a sample a few microseconds early keeps the
-	 * asked rate on average (the next deadline is only further off), and
-	 * at the top rate the sampler never sleeps at all */
-	now = ps_now_ns();
-	if (now >= *next || *next - now < SLEEP_MIN_NS)
+	uint64_t wake = ps_pace_wake(pc, ps_now_ns());
+	if (!wake)
 		return;
-	struct timespec ts = { (time_t)(*next / NS), (long)(*next % NS) };
+	struct timespec ts = { (time_t)(wake / NS), (long)(wake % NS) };
 	while (!stop_signal && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 		;
 }
@@ -755,7 +745,7 @@ static int tick(struct loop *l, uint64_t now, uint64_t t)
 static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int child,
 		       struct ps_sample_sink *sink, struct ps_sampler_stats *st)
 {
-	uint64_t period = (uint64_t)(NS / o->rate_hz), t0 = ps_now_ns(), next = t0;
+	uint64_t period = (uint64_t)(NS / o->rate_hz), t0 = ps_now_ns();
 	uint64_t end = o->duration_s > 0 ? t0 + (uint64_t)(o->duration_s * NS) : 0;
 	uint64_t last_status = t0;
 	struct loop l = { .o = o, .sink = sink, .st = st, .child = child, .statfd = -1 };
@@ -773,20 +763,22 @@ static int sample_loop(const struct ps_sampler_opts *o, struct ps_proc *p, int c
 	/* the duration (and the rate shown) count from the first sample:
 	 * opening the output (a capture database, slow under valgrind) must
 	 * not eat the duration up; the stream's start stays stamped before */
-	t0 = next = last_status = ps_now_ns();
+	t0 = last_status = ps_now_ns();
+	struct ps_pace pc;
+	ps_pace_start(&pc, period, t0);
 	if (end)
 		end = t0 + (uint64_t)(o->duration_s * NS);
 	while (l.rc == PS_OK && !stop_signal) {
 		uint64_t now = ps_now_ns();
 		st->elapsed_ns = now - t0;
-		if ((end && now >= end) || !tick(&l, now, next))
+		if ((end && now >= end) || !tick(&l, now, ps_pace_stamp(&pc, now)))
 			break;
 		report_errors(&l, now, 0);
 		if (o->status && now - last_status >= NS) {
 			status_line(st, 0);
 			last_status = now;
 		}
-		wait_deadline(&next, period, st, sink, p);
+		pace_wait(&pc, now, st, sink, p);
 	}
 	report_errors(&l, ps_now_ns(), 1);
 	if (l.set.n && l.set.m[0].p) {

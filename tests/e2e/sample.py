@@ -40,6 +40,10 @@ against a running target_hot.py:
            reads per thread-sample in steady state (6 up to 3.10), a
            paused median no larger than the maximum (blocking), nothing
            paused (nonblocking)
+  toprate  -r 1000000 -o F.db, blocking and --nonblocking: at least 200
+           ticks, half the neighbouring time deltas equal or one twice the
+           other (stamps on a grid the sampler keeps, lib/ps_pace.h), and
+           the ticks span 90-100 % of the recording's duration
   pipe     sh -c 'pyspy-sample -d 1 --pid PID | pyspy-fold': both exit 0,
            a fold with hot(); and `pyspy-fold --pid PID --duration 1` (live)
   sigint   SIGINT to a sampler without -d: exit 0 within 2 s, a complete
@@ -107,8 +111,8 @@ PID_SUBSET = ['2.7', '3.9', '3.12', '3.13', 'debian-3.11']
 LAUNCH_CASES = ('launch', 'lines', 'nolines', 'svg', 'speedscope')
 THREAD_CASES = ('threads', 'idle', 'idle-nb', 'gil', 'tid', 'from-to')
 LAUNCH_COLS = list(LAUNCH_CASES + THREAD_CASES)
-PID_COLS = ['pid', 'nonblock', 'stats', 'pipe', 'live', 'sigint', 'sigterm', 'sigkill',
-            'exit']
+PID_COLS = ['pid', 'nonblock', 'stats', 'toprate', 'pipe', 'live', 'sigint', 'sigterm',
+            'sigkill', 'exit']
 
 READY_TIMEOUT = 20.0
 HOT_SHARE, HOT_TOLERANCE = 0.75, 0.07
@@ -878,6 +882,57 @@ def case_stats(p, ht, name):
     p += t.health(0.1)
 
 
+def tick_times(db):
+    """The times of a capture's ticks (a tick's samples share one), and its
+    meta table."""
+    import sqlite3
+    c = sqlite3.connect(db)
+    try:
+        times = [r[0] for r in c.execute('SELECT time FROM samples ORDER BY rowid')]
+        meta = dict(c.execute('SELECT key, value FROM meta'))
+    finally:
+        c.close()
+    if any(b < a for a, b in zip(times, times[1:])):
+        raise ValueError('sample times go back')
+    return sorted(set(times)), meta
+
+
+def case_toprate(p, ht, name):
+    """-r 1000000, a rate no sampler keeps: the ticks are stamped on a grid
+    the sampler can keep (lib/ps_pace.h), so that neighbouring time deltas
+    are equal or one twice the other, where the instants they stood for
+    before gave deltas as jittered as the ticks; and the stamps keep up with
+    the clock over the second."""
+    t = ht.get()
+    for extra in ([], ['--nonblocking']):
+        what = ' '.join(['-r 1000000'] + extra)
+        db = tmp('%s-toprate.db' % name)
+        if os.path.exists(db):
+            os.unlink(db)
+        r = run_tool(SAMPLE, ['--pid', str(t.pid), '-d', '1', '-r', '1000000', '-q',
+                              '-o', db] + extra, timeout=20)
+        p += sampler_failed(r)
+        if p:
+            return
+        try:
+            ticks, meta = tick_times(db)
+        except (ValueError, OSError, Exception) as e:
+            p.append('%s: %s' % (what, e))
+            continue
+        d = [b - a for a, b in zip(ticks, ticks[1:])]
+        if len(d) < 200:
+            p.append('%s: only %d ticks in 1 s' % (what, len(ticks)))
+            continue
+        fit = sum(1 for x, y in zip(d, d[1:]) if y in (x, 2 * x) or 2 * y == x)
+        if fit < 0.5 * (len(d) - 1):
+            p.append('%s: %d of %d neighbouring time deltas equal or one twice the other'
+                     % (what, fit, len(d) - 1))
+        span, dur = ticks[-1] - ticks[0], meta['duration_ns'] / 1000.0
+        if not 0.9 * dur <= span <= dur + 1000:
+            p.append('%s: ticks span %d us of a %d us recording' % (what, span, dur))
+    p += t.health(0.1)
+
+
 def case_pipe(p, ht, name):
     """pyspy-sample piped into pyspy-fold, and live folding (its problems
     start with "live")."""
@@ -974,6 +1029,7 @@ def test_pid(name, python):
         for col, extra in (('pid', []), ('nonblock', ['--nonblocking'])):
             res[col] = ht.case(case_duration, name, col, extra)
         res['stats'] = ht.case(case_stats, name)
+        res['toprate'] = ht.case(case_toprate, name)
         p = ht.case(case_pipe, name)
         res['pipe'] = [x for x in p if not x.startswith('live')]
         res['live'] = [x for x in p if x.startswith('live') or x.startswith('target')]

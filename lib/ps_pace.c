@@ -1,0 +1,69 @@
+/* The sampler's deadlines and stamps: see ps_pace.h. */
+#include "ps_pace.h"
+
+#include <stdlib.h>
+
+void ps_pace_start(struct ps_pace *pc, uint64_t period_ns, uint64_t t0_ns)
+{
+	*pc = (struct ps_pace){ .period = period_ns, .asked = t0_ns, .grid = period_ns };
+}
+
+uint64_t ps_pace_stamp(struct ps_pace *pc, uint64_t now)
+{
+	uint64_t s = pc->asked, g = pc->grid;
+	if (g != pc->period && pc->stamped) {
+		s = pc->stamp + g;
+		if (now >= s + g)
+			s += (now - s) / g * g; /* catch up: within a step of now */
+		else if (s > now + g)
+			s = pc->stamp + pc->period; /* do not run a step ahead */
+	}
+	if (pc->stamped && s <= pc->stamp) /* back from a coarser grid */
+		s = pc->stamp + pc->period;
+	pc->stamp = s;
+	pc->stamped = 1;
+	return s;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Set the grid again every PS_PACE_TICKS ticks: PS_PACE_AIM of the median
+ * cost in whole periods (at least one). Back to the asked period as soon
+ * as ticks fit in it; otherwise moved only when well off. */
+static void regrid(struct ps_pace *pc, uint64_t busy)
+{
+	pc->cost[pc->ticks] = busy > UINT32_MAX ? UINT32_MAX : (uint32_t)busy;
+	if (++pc->ticks < PS_PACE_TICKS)
+		return;
+	pc->ticks = 0;
+	qsort(pc->cost, PS_PACE_TICKS, sizeof(pc->cost[0]), cmp_u32);
+	double cost = pc->cost[PS_PACE_TICKS / 2];
+	uint64_t k = (uint64_t)(PS_PACE_AIM * cost / (double)pc->period);
+	uint64_t want = (k ? k : 1) * pc->period;
+	if (want == pc->period || (double)pc->grid < PS_PACE_LOW * cost ||
+	    (double)pc->grid > PS_PACE_HIGH * cost)
+		pc->grid = want;
+}
+
+uint64_t ps_pace_done(struct ps_pace *pc, uint64_t start, uint64_t now, uint64_t *late_ns)
+{
+	regrid(pc, now > start ? now - start : 0);
+	uint64_t first = pc->asked + pc->period;
+	pc->asked = first;
+	*late_ns = 0;
+	if (now < first + pc->period)
+		return 0;
+	uint64_t missed = (now - first) / pc->period;
+	*late_ns = now - first;
+	pc->asked += missed * pc->period;
+	return missed;
+}
+
+uint64_t ps_pace_wake(const struct ps_pace *pc, uint64_t now)
+{
+	return pc->asked > now && pc->asked - now >= PS_PACE_SLEEP_MIN_NS ? pc->asked : 0;
+}
