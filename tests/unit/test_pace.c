@@ -171,6 +171,34 @@ static void test_quicker_ticks_do_not_run_the_stamps_ahead(void **state)
 	assert_int_equal(s.pc.grid, 4 * US * 9 / 10 / US * US);
 }
 
+/* The grid comes from the median cost of a window of ticks, in whatever
+ * order they came: windows of shuffled costs, some repeated, each in a new
+ * pace, give 90 % of the median in whole periods. */
+static void test_the_grid_is_set_from_the_median(void **state)
+{
+	(void)state;
+	struct sim s;
+	uint64_t cost[PS_PACE_TICKS];
+	for (int trial = 0; trial < 200; trial++) {
+		sim_start(&s, US, 0);
+		s.rng = (uint32_t)trial * 7919u + 1;
+		int distinct = 1 + trial % 64; /* repeats: 4 of each .. all distinct */
+		for (int i = 0; i < PS_PACE_TICKS; i++)
+			cost[i] = (uint64_t)(10 + (i * distinct / PS_PACE_TICKS) * 3) * US;
+		for (int i = PS_PACE_TICKS - 1; i > 0; i--) {
+			int j = (int)draw(&s, 0, (uint64_t)i);
+			uint64_t t = cost[i];
+			cost[i] = cost[j];
+			cost[j] = t;
+		}
+		for (int i = 0; i < PS_PACE_TICKS; i++)
+			sim_tick(&s, cost[i]);
+		/* sorted, the costs are cost(i) at i: the median is at 128 */
+		uint64_t median = (uint64_t)(10 + (PS_PACE_TICKS / 2 * distinct / PS_PACE_TICKS) * 3);
+		assert_int_equal(s.pc.grid, median * 9 / 10 * US);
+	}
+}
+
 /* Lateness is counted against the asked period, whatever the grid: every
  * asked deadline up to the end of the last tick was either served by a tick
  * or counted late. */
@@ -234,6 +262,7 @@ int main(void)
 		cmocka_unit_test(test_too_fast_a_rate_stamps_on_a_coarser_grid),
 		cmocka_unit_test(test_the_grid_follows_the_typical_tick),
 		cmocka_unit_test(test_quicker_ticks_do_not_run_the_stamps_ahead),
+		cmocka_unit_test(test_the_grid_is_set_from_the_median),
 		cmocka_unit_test(test_lateness_counts_the_asked_deadlines),
 		cmocka_unit_test(test_grid_follows_the_cost_of_a_tick),
 		cmocka_unit_test(test_a_stall_skips_the_deadlines_missed),
