@@ -34,8 +34,9 @@ Measurements:
             it ran just after, minus 1, and a control that toggles nothing
   bytes     stream bytes per sample, marginal (the size of a 2T recording
             minus that of a T one, over the difference in samples), at
-            100 Hz and at the highest rate, deep, steady deep (45 frames
-            that stay put: workloads/steady.py), flat and 50 threads
+            100 Hz and at the highest rate (pausing and --nonblocking),
+            deep, steady deep (45 frames that stay put: workloads/steady.py),
+            flat and 50 threads
   rss       the sampler's resident memory at 1 kHz on the churning workload,
             after warm-up and at the end (--rss-minutes; 30 for the figure
             the issue asks for)
@@ -686,22 +687,24 @@ def measure_steady(args, tl, versions, report):
 
 
 def measure_bytes(args, tl, versions, report):
+    """The pausing sampler at 100 Hz and at its highest rate; at the highest
+    rate the nonblocking one too, whose ticks (and time deltas) are shorter."""
     rows = []
-    ps = blocking_pyspy(tl)
+    pyspys = [t for t in tl if isinstance(t, Pyspy)]
     t1 = args.seconds
     for version, wl, w in running_workloads(versions, ('deep', 'steady deep', 'flat', 'threads')):
-        for rate in (100, MAX_RATE):
+        for ps, rate in [(blocking_pyspy(tl), 100)] + [(p, MAX_RATE) for p in pyspys]:
             short = attach_once(ps, w.pid, rate, t1)
             long_ = attach_once(ps, w.pid, rate, 2 * t1)
             dn, db = long_[0] - short[0], long_[2] - short[2]
-            rows.append([version, wl, 'max' if rate == MAX_RATE else str(rate),
+            rows.append([version, wl, ps.name, 'max' if rate == MAX_RATE else str(rate),
                          fmt(short[0] / t1, '{:,.0f}'),
                          fmt(db / dn if dn > 0 else None, '{:.3f}'),
                          fmt(long_[2] / long_[0] if long_[0] else None, '{:.2f}'),
                          '`%s`' % show_cmd(long_[3])])
     report.table('Stream bytes per thread-sample (marginal: a %g s and a %g s recording)'
                  % (t1, 2 * t1),
-                 ['Python', 'workload', 'Hz', 'samples/s', 'marginal B/sample',
+                 ['Python', 'workload', 'sampler', 'Hz', 'samples/s', 'marginal B/sample',
                   'whole file B/sample', 'command'], rows)
 
 
