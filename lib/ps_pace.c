@@ -1,7 +1,6 @@
 /* The sampler's deadlines and stamps: see ps_pace.h. */
 #include "ps_pace.h"
 
-
 void ps_pace_start(struct ps_pace *pc, uint64_t period_ns, uint64_t t0_ns)
 {
 	*pc = (struct ps_pace){ .period = period_ns, .asked = t0_ns, .grid = period_ns };
@@ -9,13 +8,13 @@ void ps_pace_start(struct ps_pace *pc, uint64_t period_ns, uint64_t t0_ns)
 
 uint64_t ps_pace_stamp(struct ps_pace *pc, uint64_t now)
 {
-	uint64_t s = pc->asked, g = pc->grid;
+	uint64_t s = pc->asked, g = pc->grid, slack = PS_PACE_SLACK(g);
 	if (g != pc->period && pc->stamped) {
 		s = pc->stamp + g;
-		if (now >= s + g)
+		if (now >= s + slack)
 			s += (now - s) / g * g; /* catch up: within a step of now */
-		else if (s > now + g)
-			s = pc->stamp + pc->period; /* do not run a step ahead */
+		else if (s > now + slack)
+			s = pc->stamp + pc->period; /* do not run further ahead */
 	}
 	if (pc->stamped && s <= pc->stamp) /* back from a coarser grid */
 		s = pc->stamp + pc->period;

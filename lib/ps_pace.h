@@ -10,8 +10,8 @@
  * sample on a flat program). So once a tick costs more than the asked
  * period, the stamps move to a coarser grid: a whole number of asked
  * periods, a little below what a tick typically costs. Each stamp is then
- * one step after the last, or two (or more, after a stall) where the stamps
- * catch up, and lies within one step of the instant its tick began. When
+ * one step after the last, or more where the stamps catch up with the
+ * clock, and lies within PS_PACE_SLACK of the instant its tick began. When
  * the sampler waits, and what is late, still follow the asked period: the
  * rate is what it would have been.
  *
@@ -39,6 +39,14 @@
  * microseconds late. */
 #define PS_PACE_SLEEP_MIN_NS 50000u
 
+/* How far a stamp may lie from the instant its tick began, before or
+ * after: a step of the grid, or PS_PACE_SLEEP_MIN_NS if that is more, the
+ * most a sample is early at any rate. Letting the stamps lag more than a
+ * step makes catching up rare where ticks are short: at the top rate
+ * without pausing (a tick every 4-5 us, a step of 4), a catch-up at every
+ * fourth tick cost about a bit a sample, half the stream. */
+#define PS_PACE_SLACK(grid) ((grid) > PS_PACE_SLEEP_MIN_NS ? (grid) : PS_PACE_SLEEP_MIN_NS)
+
 struct ps_pace {
 	uint64_t period; /* asked, ns */
 	uint64_t asked;  /* the asked deadline the coming tick serves */
@@ -54,7 +62,8 @@ void ps_pace_start(struct ps_pace *pc, uint64_t period_ns, uint64_t t0_ns);
 
 /* The time to stamp the samples of the tick that begins at now: the asked
  * deadline it serves, or, on a coarser grid, the step after the last stamp
- * (further on when the stamps fell a step behind now). Always after the
+ * (further on when that is PS_PACE_SLACK behind now, and a period on when
+ * it is as far ahead). Always after the
  * last stamp: ticks never share a time. */
 uint64_t ps_pace_stamp(struct ps_pace *pc, uint64_t now);
 
