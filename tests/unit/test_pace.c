@@ -102,6 +102,25 @@ static struct deltas run_on_grid(struct sim *s, uint64_t lo, uint64_t hi, uint64
 	return d;
 }
 
+/* A new pace with a 1 us period, through the first estimate of ticks
+ * costing lo..hi ns; returns the grid it set. */
+static uint64_t warm_up(struct sim *s, uint64_t lo, uint64_t hi)
+{
+	sim_start(s, US, 0);
+	for (int i = 0; i < PS_PACE_TICKS; i++)
+		sim_tick(s, draw(s, lo, hi));
+	return s->pc.grid;
+}
+
+/* Stamps stayed within PS_PACE_SLACK of their ticks (a period more ahead,
+ * where they go on a period at a time), and the sampler never waited. */
+static void assert_within_slack(const struct sim *s, uint64_t grid)
+{
+	assert_true(s->worst_lag < PS_PACE_SLACK(grid));
+	assert_true(s->worst_lead <= PS_PACE_SLACK(grid) + US);
+	assert_int_equal(s->sleeps, 0);
+}
+
 /* The top rate on a flat program, pausing it: ticks of 23-44 us against a
  * 1 us period. After the first estimate the stamps are on a grid of whole
  * periods a little below the median cost; a stamp lies within PS_PACE_SLACK
@@ -112,10 +131,7 @@ static void test_too_fast_a_rate_stamps_on_a_coarser_grid(void **state)
 {
 	(void)state;
 	struct sim s;
-	sim_start(&s, US, 0);
-	for (int i = 0; i < PS_PACE_TICKS; i++)
-		sim_tick(&s, draw(&s, 23 * US, 44 * US));
-	uint64_t grid = s.pc.grid;
+	uint64_t grid = warm_up(&s, 23 * US, 44 * US);
 	double median = 33.5 * US;
 	assert_true(grid % US == 0);
 	assert_true(grid >= PS_PACE_LOW * median && grid <= PS_PACE_HIGH * median);
@@ -123,9 +139,7 @@ static void test_too_fast_a_rate_stamps_on_a_coarser_grid(void **state)
 	assert_true(d.one > 6 * d.more);
 	assert_true(d.more > 0);
 	assert_true(d.other < 100); /* a step of 1 us where a run of quick ticks caught up */
-	assert_true(s.worst_lag < PS_PACE_SLACK(grid));
-	assert_true(s.worst_lead <= PS_PACE_SLACK(grid) + US);
-	assert_int_equal(s.sleeps, 0);
+	assert_within_slack(&s, grid);
 }
 
 /* The top rate without pausing: ticks of 4-6 us. A grid of 4 us would
@@ -135,16 +149,11 @@ static void test_short_ticks_catch_up_rarely(void **state)
 {
 	(void)state;
 	struct sim s;
-	sim_start(&s, US, 0);
-	for (int i = 0; i < PS_PACE_TICKS; i++)
-		sim_tick(&s, draw(&s, 4 * US, 6 * US));
-	assert_int_equal(s.pc.grid, 4 * US);
+	assert_int_equal(warm_up(&s, 4 * US, 6 * US), 4 * US);
 	struct deltas d = run_on_grid(&s, 4 * US, 6 * US, 4 * US);
 	assert_true(d.one > 19 * (d.more + d.other));
 	assert_true(d.more > 0);
-	assert_true(s.worst_lag < PS_PACE_SLACK(4 * US));
-	assert_true(s.worst_lead <= PS_PACE_SLACK(4 * US) + US);
-	assert_int_equal(s.sleeps, 0);
+	assert_within_slack(&s, 4 * US);
 }
 
 /* Most ticks cheap, one in twenty stretched tenfold (the sampler
@@ -178,10 +187,7 @@ static void test_quicker_ticks_do_not_run_the_stamps_ahead(void **state)
 {
 	(void)state;
 	struct sim s;
-	sim_start(&s, US, 0);
-	for (int i = 0; i < PS_PACE_TICKS; i++)
-		sim_tick(&s, 40 * US);
-	assert_int_equal(s.pc.grid, 36 * US);
+	assert_int_equal(warm_up(&s, 40 * US, 40 * US), 36 * US);
 	s.worst_lead = 0;
 	for (int i = 0; i < PS_PACE_TICKS; i++)
 		sim_tick(&s, 4 * US);
