@@ -38,6 +38,7 @@ struct ps_layout {
 
 	/* PyThreadState */
 	int tstate_size;
+	int tstate_prev;               /* prev (3.x; 2.7 has none): PS_NONE when absent */
 	int tstate_next;
 	int tstate_interp;
 	int tstate_frame;              /* frame (PyFrameObject *), up to 3.10 */
@@ -176,6 +177,7 @@ struct ps_layout {
 	int dbg_interp_gil;
 	int dbg_gil_locked;
 	int dbg_gil_holder;
+	int dbg_tstate_prev;
 	int dbg_tstate_next;
 	int dbg_tstate_interp;
 	int dbg_tstate_current_frame;

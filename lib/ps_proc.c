@@ -247,6 +247,7 @@ static const struct dbg_field dbg_fields[] = {
 	/* gil_runtime_state_locked/holder are offsets inside PyInterpreterState
 	 * (of the embedded _gil), not inside the struct ceval.gil points to, so
 	 * they do not map onto gil_locked/gil_last_holder */
+	DBG(dbg_tstate_prev, tstate_prev),
 	DBG(dbg_tstate_next, tstate_next),
 	DBG(dbg_tstate_interp, tstate_interp),
 	DBG(dbg_tstate_current_frame, tstate_current_frame),

@@ -62,6 +62,8 @@ struct ps_proc {
 	struct ps_type_cache *types;
 	struct ps_native *native; /* native unwinding, set up on first use */
 	uint64_t gil;           /* 3.12+: interp->ceval.gil as last read, or 0 */
+	uint64_t head;          /* the thread list's head as last read, or 0 */
+	uint64_t head_epoch;    /* ... in the snapshot of this epoch */
 };
 
 /* Attach (read-only) to pid: maps, version, layout, interpreter. Fails with

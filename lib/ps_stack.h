@@ -12,6 +12,10 @@
 
 #define PS_MAX_FRAMES 8192
 #define PS_MAX_THREADS 65536
+/* A thread list's head is read afresh at least every so many snapshots
+ * (lib/ps_stack.c, thread_list_head; between, a head still first is used
+ * again). */
+#define PS_HEAD_RECHECK 1024
 
 /* A Python frame (code set) or, in a native snapshot, a C frame (code
  * NULL, symbol and object set). */

@@ -182,6 +182,11 @@ int main(void)
 
 	/* PyThreadState */
 	SIZE(tstate_size, PyThreadState);
+#if PY_MAJOR_VERSION >= 3
+	OFF(tstate_prev, PyThreadState, prev);
+#else
+	NONE(tstate_prev);
+#endif
 	OFF(tstate_next, PyThreadState, next);
 	OFF(tstate_interp, PyThreadState, interp);
 #if HEX_AT_LEAST(3, 11)
@@ -462,6 +467,7 @@ int main(void)
 	OFF(dbg_interp_gil, _Py_DebugOffsets, interpreter_state.ceval_gil);
 	OFF(dbg_gil_locked, _Py_DebugOffsets, interpreter_state.gil_runtime_state_locked);
 	OFF(dbg_gil_holder, _Py_DebugOffsets, interpreter_state.gil_runtime_state_holder);
+	OFF(dbg_tstate_prev, _Py_DebugOffsets, thread_state.prev);
 	OFF(dbg_tstate_next, _Py_DebugOffsets, thread_state.next);
 	OFF(dbg_tstate_interp, _Py_DebugOffsets, thread_state.interp);
 	OFF(dbg_tstate_current_frame, _Py_DebugOffsets, thread_state.current_frame);
@@ -493,6 +499,7 @@ int main(void)
 	NONE(dbg_interp_gil);
 	NONE(dbg_gil_locked);
 	NONE(dbg_gil_holder);
+	NONE(dbg_tstate_prev);
 	NONE(dbg_tstate_next);
 	NONE(dbg_tstate_interp);
 	NONE(dbg_tstate_current_frame);

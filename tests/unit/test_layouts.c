@@ -56,6 +56,7 @@ static const struct expect expects[] = {
 	FROM(gil_last_holder, 3, 7),
 
 	ALL(tstate_size),
+	FROM(tstate_prev, 3, 6),
 	ALL(tstate_next),
 	ALL(tstate_interp),
 	UPTO(tstate_frame, 3, 10),
@@ -175,6 +176,7 @@ static const struct expect expects[] = {
 	FROM(dbg_interp_gil, 3, 13),
 	FROM(dbg_gil_locked, 3, 13),
 	FROM(dbg_gil_holder, 3, 13),
+	FROM(dbg_tstate_prev, 3, 13),
 	FROM(dbg_tstate_next, 3, 13),
 	FROM(dbg_tstate_interp, 3, 13),
 	FROM(dbg_tstate_current_frame, 3, 13),
@@ -321,6 +323,7 @@ static void test_offsets_inside_structs(void **state)
 		BELOW(l, interp_modules, interp_size);
 		BELOW(l, interp_gil, interp_size);
 
+		BELOW(l, tstate_prev, tstate_size);
 		BELOW(l, tstate_next, tstate_size);
 		BELOW(l, tstate_interp, tstate_size);
 		BELOW(l, tstate_frame, tstate_size);
@@ -388,6 +391,7 @@ static void test_offsets_inside_structs(void **state)
 			BELOW(l, dbg_interp_gil, dbg_size);
 			BELOW(l, dbg_gil_locked, dbg_size);
 			BELOW(l, dbg_gil_holder, dbg_size);
+			BELOW(l, dbg_tstate_prev, dbg_size);
 			BELOW(l, dbg_tstate_next, dbg_size);
 			BELOW(l, dbg_tstate_interp, dbg_size);
 			BELOW(l, dbg_tstate_current_frame, dbg_size);

@@ -19,6 +19,7 @@
  * native_thread_id, frames in data-stack chunks; no frames here). */
 struct fake_ts {
 	uint64_t next, interp, native_tid, thread_id, current_frame, chunk, top;
+	uint64_t prev; /* only where a test sets lay.tstate_prev */
 };
 
 struct fake {
@@ -163,6 +164,59 @@ static void test_failed_tid_calibration_waits_a_second(void **state)
 	fake_free(f);
 }
 
+/* The number of threads a snapshot finds. */
+static size_t threads_found(struct fake *f)
+{
+	struct ps_snapshot s;
+	struct ps_errmsg e = { 0 };
+	assert_int_equal(ps_snapshot_take(&f->p, &s, 0, &f->tasks, &e), PS_OK);
+	size_t n = s.n;
+	ps_snapshot_release(&s);
+	return n;
+}
+
+/* The thread list's head is read again only when it may have changed: a
+ * thread state put in front of it (its prev set) or freed (malloc's
+ * pointer where prev was) is seen at the next snapshot; otherwise the head
+ * of an earlier snapshot is used, and read afresh every PS_HEAD_RECHECK
+ * snapshots in any case. */
+static void test_thread_list_head_is_read_again_when_it_may_have_changed(void **state)
+{
+	(void)state;
+	pid_t tids[] = { 4241, 4242, 4243 };
+	struct fake *f = fake_new(tids, 2);
+	f->p.lay.tstate_prev = offsetof(struct fake_ts, prev);
+	assert_int_equal(threads_found(f), 2);
+
+	/* a new thread: CPython puts it in front and sets the old head's prev */
+	f->ts[2] = (struct fake_ts){ .interp = f->p.interp, .native_tid = 4243,
+				     .next = (uint64_t)(uintptr_t)&f->ts[0] };
+	f->ts[0].prev = (uint64_t)(uintptr_t)&f->ts[2];
+	f->head = (uint64_t)(uintptr_t)&f->ts[2];
+	assert_int_equal(threads_found(f), 3);
+
+	/* an interpreter that changes its head behind our back (no prev
+	 * set): the cached head is used until the recheck */
+	f->head = (uint64_t)(uintptr_t)&f->ts[1];
+	size_t i = 1;
+	while (threads_found(f) == 3)
+		assert_true(++i <= PS_HEAD_RECHECK);
+	assert_true(i > 1); /* the cached head was used */
+	assert_int_equal(threads_found(f), 1);
+
+	/* ts[0] put in front again, then it exits: ts[1] is the head again,
+	 * and the freed ts[0] holds malloc's pointer where prev was */
+	f->ts[0].prev = 0;
+	f->ts[1].prev = (uint64_t)(uintptr_t)&f->ts[0];
+	f->head = (uint64_t)(uintptr_t)&f->ts[0];
+	assert_int_equal(threads_found(f), 2);
+	f->ts[0].prev = 0x55aa55aa55aaull;
+	f->ts[1].prev = 0;
+	f->head = (uint64_t)(uintptr_t)&f->ts[1];
+	assert_int_equal(threads_found(f), 1);
+	fake_free(f);
+}
+
 /* A stopper that records its calls and answers per tid. */
 struct calls {
 	char log[64];     /* 's' stop, 'g' go, in order */
@@ -248,6 +302,7 @@ int main(void)
 		cmocka_unit_test(test_unbound_thread_state_is_skipped_and_the_walk_goes_on),
 		cmocka_unit_test(test_torn_snapshot_is_read_again_a_bounded_number_of_times),
 		cmocka_unit_test(test_failed_tid_calibration_waits_a_second),
+		cmocka_unit_test(test_thread_list_head_is_read_again_when_it_may_have_changed),
 		cmocka_unit_test(test_each_thread_is_stopped_alone_and_always_let_go),
 		cmocka_unit_test(test_each_walk_stops_at_a_foreign_thread_state),
 	};
